@@ -1,0 +1,67 @@
+"""CRC-32C (Castagnoli) and the masked form TFRecord stores (FORMAT.md §2).
+
+TFRecord does not use zlib's CRC-32: it uses CRC-32C (reflected polynomial 0x82F63B78) and then
+"masks" it (rotate right by 15, add 0xA282EAD8) so that a CRC computed over data that itself
+contains CRCs is not trivially zero. The native ``crc32c`` wheel is ~1000x faster than Python; the
+pure-Python table version below is the fallback when the wheel is missing or broken (a broken
+wheel once made tensorboardX fail to import, USER_NEEDS.md §2).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+_POLY = 0x82F63B78
+_MASK_DELTA = 0xA282EAD8
+_U32 = 0xFFFFFFFF
+
+
+def _make_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ _POLY if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+_TABLE = _make_table()
+
+
+def crc32c_python(data: bytes) -> int:
+    """CRC-32C of ``data`` computed in pure Python (slow; the fallback)."""
+    crc = _U32
+    table = _TABLE
+    for byte in bytes(data):
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ _U32
+
+
+try:  # the native implementation; any failure to load it falls back to Python
+    from crc32c import crc32c as _crc32c_native
+
+    if _crc32c_native(b"123456789") != 0xE3069283:  # pragma: no cover - a broken wheel
+        raise ImportError("crc32c wheel returned a wrong check value")
+    crc32c = _crc32c_native
+    NATIVE = True
+except Exception as exc:  # pragma: no cover - exercised by tests through a subprocess
+    warnings.warn(
+        f"eventwriter: native crc32c unavailable ({exc}); using the pure-Python CRC, which is "
+        "much slower. Install the 'crc32c' package to fix this.",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+    crc32c = crc32c_python
+    NATIVE = False
+
+
+def mask(crc: int) -> int:
+    """Apply TFRecord's CRC mask: rotate right by 15 bits, then add 0xA282EAD8 (mod 2^32)."""
+    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & _U32
+
+
+def masked_crc32c(data: bytes) -> int:
+    """Masked CRC-32C of ``data``, as stored in TFRecord headers and footers."""
+    crc = crc32c(data)
+    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & _U32

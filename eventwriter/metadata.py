@@ -1,0 +1,37 @@
+"""Plugin names and ``SummaryMetadata``: how TensorBoard decides which dashboard shows a value.
+
+A tag's metadata is taken from its first occurrence in a file/run (FORMAT.md §5.3), so every
+builder attaches it to every value it writes, as torch does.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+PLUGIN_SCALARS = "scalars"
+PLUGIN_HISTOGRAMS = "histograms"
+PLUGIN_IMAGES = "images"
+PLUGIN_AUDIO = "audio"
+PLUGIN_TEXT = "text"
+PLUGIN_PR_CURVES = "pr_curves"
+PLUGIN_MESH = "mesh"
+PLUGIN_CUSTOM_SCALARS = "custom_scalars"
+PLUGIN_HPARAMS = "hparams"
+PLUGIN_TENSOR = "tensor"
+
+
+def summary_metadata(plugin_name: str, content: bytes = b"", data_class: Optional[int] = None) -> "SummaryMetadata":  # noqa: F821
+    """Return ``SummaryMetadata{plugin_data{plugin_name, content}, data_class}``.
+
+    Args:
+        plugin_name: one of the ``PLUGIN_*`` names (must match TensorBoard's exactly).
+        content: the serialized plugin-specific proto (empty for version-0 scalar/text/histogram data).
+        data_class: set it for plugin names TensorBoard does not know; None leaves it for
+            TensorBoard to derive from the plugin name, as torch does.
+    """
+    from .protos import SummaryMetadata
+
+    meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name=plugin_name, content=content))
+    if data_class is not None:
+        meta.data_class = data_class
+    return meta

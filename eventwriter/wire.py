@@ -1,0 +1,97 @@
+"""Hand-written protobuf wire encoding for the few messages on the hot path.
+
+Building a ``Summary``/``Event`` message object for every ``add_scalar`` call costs more than
+everything else the call does, so the scalar path and the file header are encoded here directly,
+byte for byte as protobuf would serialize them (proto3: default-valued scalars omitted, fields in
+field-number order). ``tests/test_wire.py`` checks every function against the protobuf runtime and
+against TensorBoard's own ``Event`` parser. Everything else goes through :mod:`eventwriter.protos`.
+
+Field numbers (FORMAT.md §3.1, §3.2): Event 1 wall_time (double), 2 step (int64), 3 file_version
+(string), 5 summary, 7 session_log, 10 source_metadata; Summary 1 value; Summary.Value 1 tag,
+2 simple_value (float); SourceMetadata 1 writer; SessionLog 1 status.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+_DOUBLE = struct.Struct("<d")
+_FLOAT = struct.Struct("<f")
+
+_KEY_WALL_TIME = b"\x09"  # field 1, wire type 1 (64-bit)
+_KEY_STEP = b"\x10"  # field 2, wire type 0 (varint)
+_KEY_FILE_VERSION = b"\x1a"  # field 3, wire type 2
+_KEY_SUMMARY = b"\x2a"  # field 5, wire type 2
+_KEY_SESSION_LOG = b"\x3a"  # field 7, wire type 2
+_KEY_SOURCE_METADATA = b"\x52"  # field 10, wire type 2
+_KEY_VALUE = b"\x0a"  # Summary.value: field 1, wire type 2
+_KEY_TAG = b"\x0a"  # Summary.Value.tag: field 1, wire type 2
+_KEY_SIMPLE_VALUE = b"\x15"  # Summary.Value.simple_value: field 2, wire type 5 (32-bit)
+
+
+def varint(value: int) -> bytes:
+    """Encode an integer as a protobuf varint (negative int64 values take ten bytes)."""
+    if value < 0:
+        value += 1 << 64
+    if value < 0x80:
+        return bytes((value,))
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def length_delimited(key: bytes, payload: bytes) -> bytes:
+    """Encode a string/bytes/message field: key, varint length, payload."""
+    return key + varint(len(payload)) + payload
+
+
+def float32_bytes(value: float) -> bytes:
+    """Little-endian float32 of ``value``, rounding out-of-range finite values to +-inf.
+
+    ``struct`` refuses doubles beyond float32's range; protobuf's float fields (and numpy) store
+    them as infinities, which is what TensorBoard then shows.
+    """
+    try:
+        return _FLOAT.pack(value)
+    except OverflowError:
+        return _FLOAT.pack(math.copysign(math.inf, value))
+
+
+def event_prefix(wall_time: float, step: int | None) -> bytes:
+    """Encode the ``wall_time`` and (if not None and non-zero) ``step`` fields of an Event."""
+    head = _KEY_WALL_TIME + _DOUBLE.pack(wall_time)
+    if step:
+        head += _KEY_STEP + varint(step)
+    return head
+
+
+def simple_value_entry(tag: str) -> bytes:
+    """Return the constant part of a ``Summary.Value{tag, simple_value}`` for ``tag``.
+
+    The result is the Value's tag field followed by the simple_value key; append the four
+    float32 bytes and wrap with :func:`summary_field` to finish the Event.
+    """
+    return length_delimited(_KEY_TAG, tag.encode("utf-8")) + _KEY_SIMPLE_VALUE
+
+
+def summary_field(value_bytes: bytes) -> bytes:
+    """Wrap one encoded ``Summary.Value`` as the Event's ``summary`` field."""
+    value_field = length_delimited(_KEY_VALUE, value_bytes)
+    return length_delimited(_KEY_SUMMARY, value_field)
+
+
+def file_version_event(wall_time: float, writer_name: str | None, step: int | None = None) -> bytes:
+    """Encode ``Event{wall_time, step, file_version="brain.Event:2", source_metadata{writer}}``."""
+    out = event_prefix(wall_time, step) + length_delimited(_KEY_FILE_VERSION, b"brain.Event:2")
+    if writer_name:
+        out += length_delimited(_KEY_SOURCE_METADATA, length_delimited(b"\x0a", writer_name.encode("utf-8")))
+    return out
+
+
+def session_start_event(wall_time: float, step: int | None) -> bytes:
+    """Encode ``Event{wall_time, step, session_log{status: START}}``."""
+    return event_prefix(wall_time, step) + length_delimited(_KEY_SESSION_LOG, b"\x08\x01")
