@@ -75,6 +75,8 @@ def simple_value_entry(tag: str) -> bytes:
     The result is the Value's tag field followed by the simple_value key; append the four
     float32 bytes and wrap with :func:`summary_field` to finish the Event.
     """
+    if not tag:  # proto3 omits an empty string
+        return _KEY_SIMPLE_VALUE
     return length_delimited(_KEY_TAG, tag.encode("utf-8")) + _KEY_SIMPLE_VALUE
 
 

@@ -1,0 +1,1 @@
+"""Generated protobuf modules for eventwriter; see proto/README.md."""

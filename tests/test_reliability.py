@@ -1,0 +1,252 @@
+"""Durability and concurrency: SIGKILL, threads, processes, disk errors, import isolation."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from eventwriter import SummaryWriter, event_file
+from eventwriter.reader import read_events, run_files, scalars
+from tbutil import plugin_accumulator, scalar_series
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _child(code: str, logdir) -> subprocess.Popen:
+    script = "import sys, time\nsys.path.insert(0, %r)\nfrom eventwriter import SummaryWriter\n" % ROOT
+    script += textwrap.dedent(code).replace("LOGDIR", repr(str(logdir)))
+    return subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+
+
+def _wait_line(proc: subprocess.Popen, expected: str, timeout: float = 30.0) -> None:
+    result = {}
+    reader = threading.Thread(target=lambda: result.setdefault("line", proc.stdout.readline()))
+    reader.start()
+    reader.join(timeout)
+    assert result.get("line", "").strip() == expected, f"child did not print {expected!r}"
+
+
+def test_sigkill_while_logging_loses_nothing_older_than_a_second(tmp_path):
+    proc = _child(
+        """
+        w = SummaryWriter(LOGDIR)
+        print("ready", flush=True)
+        step = 0
+        while True:
+            w.add_scalar("x", float(step), step)
+            step += 1
+            if step % 100 == 0:
+                time.sleep(0.001)
+        """,
+        tmp_path,
+    )
+    _wait_line(proc, "ready")
+    time.sleep(2.5)
+    killed_at = time.time()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    events = [r.event for r in read_events(tmp_path) if r.event.HasField("summary")]
+    steps = [e.step for e in events]
+    assert steps == list(range(len(steps))), "records lost or reordered before the tail"
+    assert len(steps) > 1000
+    # Everything logged more than one second before the kill is on disk.
+    assert events[-1].wall_time >= killed_at - 1.0
+    # TensorBoard reads the same (a possible partial tail record is skipped, not an error).
+    assert len(scalar_series(plugin_accumulator(tmp_path), "x")) == len(steps)
+
+
+def test_sigkill_after_idle_keeps_everything(tmp_path):
+    """Events logged and then left alone (no flush, no close) reach the file within a second."""
+    proc = _child(
+        """
+        w = SummaryWriter(LOGDIR)
+        for i in range(100):
+            w.add_scalar("x", float(i), i)
+        w.add_text("t", "hello", 1)
+        print("logged", flush=True)
+        time.sleep(600)
+        """,
+        tmp_path,
+    )
+    _wait_line(proc, "logged")
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    acc = plugin_accumulator(tmp_path)
+    assert [s for s, _ in scalar_series(acc, "x")] == list(range(100))
+    assert "t/text_summary" in acc.Tags()["tensors"]
+
+
+def test_eight_threads_ten_thousand_scalars_each(tmp_path):
+    w = SummaryWriter(tmp_path)
+
+    def work(k: int) -> None:
+        for i in range(10_000):
+            w.add_scalar(f"thread{k}", float(i), i)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    w.close()
+    series = scalars(tmp_path)["."]
+    assert sorted(series) == [f"thread{k}" for k in range(8)]
+    for k in range(8):
+        assert [p.step for p in series[f"thread{k}"]] == list(range(10_000))
+        assert [p.value for p in series[f"thread{k}"]] == [float(i) for i in range(10_000)]
+    subprocess.run([sys.executable, "-m", "eventwriter", "verify", "-q", str(tmp_path)], check=True, cwd=ROOT)
+
+
+def test_four_processes_on_one_logdir(tmp_path):
+    logdir = tmp_path / "shared" / "deep"  # created concurrently by all four
+    procs = [
+        _child(
+            f"""
+            w = SummaryWriter(LOGDIR)
+            for i in range(2000):
+                w.add_scalar("p{k}", float(i), i)
+            w.close()
+            print("done", flush=True)
+            """,
+            logdir,
+        )
+        for k in range(4)
+    ]
+    for proc in procs:
+        _wait_line(proc, "done", timeout=60)
+        assert proc.wait(30) == 0
+    files = run_files(logdir)["."]
+    assert len(files) == 4 and len(set(files)) == 4
+    series = scalars(logdir)["."]
+    for k in range(4):
+        assert [p.step for p in series[f"p{k}"]] == list(range(2000))
+
+
+def test_disk_error_surfaces_and_nothing_is_lost(tmp_path, monkeypatch):
+    real_write = os.write
+    state = {"fail": False}
+
+    def flaky_write(fd, data):
+        if state["fail"]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    w = SummaryWriter(tmp_path)
+    monkeypatch.setattr(event_file.os, "write", flaky_write)
+    state["fail"] = True
+    for i in range(10):
+        w.add_scalar("x", float(i), i)
+    with pytest.raises(OSError, match="No space left|ENOSPC|writing event file"):
+        w.flush()
+    state["fail"] = False  # the disk has room again
+    for i in range(10, 20):
+        w.add_scalar("x", float(i), i)
+    w.close()
+    assert [s for s, _ in scalar_series(plugin_accumulator(tmp_path), "x")] == list(range(20))
+
+
+def test_background_disk_error_is_raised_by_next_call(tmp_path, monkeypatch):
+    real_write = os.write
+    state = {"fail": True}
+
+    def failing_write(fd, data):
+        if state["fail"]:
+            raise OSError(errno.EIO, "Input/output error")
+        return real_write(fd, data)
+
+    w = SummaryWriter(tmp_path)
+    monkeypatch.setattr(event_file.os, "write", failing_write)
+    w.add_scalar("x", 1.0, 1)
+    deadline = time.monotonic() + 10
+    with pytest.raises(OSError, match="Input/output error"):
+        while time.monotonic() < deadline:  # the background thread hits the error within HANDOFF_SECS
+            w.add_scalar("x", 2.0, 2)
+            time.sleep(0.05)
+    state["fail"] = False
+    w.close()
+    steps = [s for s, _ in scalar_series(plugin_accumulator(tmp_path), "x")]
+    assert steps[:1] == [1] and set(steps) <= {1, 2}
+
+
+def test_permission_error_names_the_path(tmp_path, monkeypatch):
+    real_open = os.open
+
+    def deny(path, *args, **kwargs):
+        if "tfevents" in str(path):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(event_file.os, "open", deny)
+    with pytest.raises(PermissionError, match=str(tmp_path)):
+        SummaryWriter(tmp_path / "run")
+
+
+def _make_unwritable(path) -> None:
+    """chmod 555 stops ordinary users; root also needs the directory made immutable (chattr +i)."""
+    os.chmod(path, 0o555)
+    if os.geteuid() == 0:
+        done = subprocess.run(["chattr", "+i", str(path)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot make a directory unwritable for root here: {done.stderr!r}")
+
+
+def test_unwritable_logdir_is_a_clear_error_and_nothing_is_created(tmp_path):
+    logdir = tmp_path / "locked"
+    logdir.mkdir()
+    _make_unwritable(logdir)
+    try:
+        with pytest.raises(PermissionError, match=str(logdir)):
+            SummaryWriter(logdir)
+        with pytest.raises(PermissionError, match=str(logdir)):
+            SummaryWriter(logdir / "sub")  # the directory itself cannot be created
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(logdir)])
+        os.chmod(logdir, 0o755)
+    assert os.listdir(logdir) == []
+
+
+def test_fork_child_does_not_duplicate_parent_data(tmp_path):
+    w = SummaryWriter(tmp_path)
+    for i in range(50):
+        w.add_scalar("x", float(i), i)  # buffered, not yet handed to the OS
+    pid = os.fork()
+    if pid == 0:  # child: log one value of its own, then exit without atexit
+        try:
+            w.add_scalar("child", 1.0, 1)
+            w.close()
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    w.close()
+    series = scalars(tmp_path)["."]
+    assert [p.step for p in series["x"]] == list(range(50))
+    assert [p.step for p in series["child"]] == [1]
+
+
+def test_import_without_torch_and_tensorboard(tmp_path):
+    code = (
+        "import sys\n"
+        "sys.modules['torch'] = None; sys.modules['tensorboard'] = None\n"
+        "import eventwriter\n"
+        "assert 'numpy' not in sys.modules and 'google.protobuf' not in sys.modules, 'import is not lean'\n"
+        "from eventwriter import SummaryWriter\n"
+        "import numpy as np\n"
+        f"w = SummaryWriter({str(tmp_path)!r})\n"
+        "w.add_scalar('s', 1.0, 1); w.add_text('t', 'x'); w.add_tensor('z', np.arange(4, dtype=np.uint8))\n"
+        "w.close()\n"
+        "from eventwriter.reader import scalars\n"
+        f"print(scalars({str(tmp_path)!r})['.']['s'][0].value)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1.0"

@@ -1,0 +1,47 @@
+"""The hand-encoded hot-path events are byte-identical to protobuf's serialization."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from tensorboard.compat.proto import event_pb2 as tb_event_pb2
+
+from eventwriter import protos, wire
+
+
+@pytest.mark.parametrize("tag", ["loss", "a/b/c", "x" * 200, "ünï/código", ""])
+@pytest.mark.parametrize("step", [None, 0, 1, 127, 128, 2**40, -1, -(2**63)])
+@pytest.mark.parametrize("value", [0.0, 0.1, -3.5, 1e30, math.inf, -math.inf])
+def test_scalar_event_bytes(tag, step, value):
+    ours = wire.event_prefix(1234.5, step) + wire.summary_field(wire.simple_value_entry(tag) + wire.float32_bytes(value))
+    expected = protos.Event(wall_time=1234.5, summary=protos.Summary(value=[protos.Summary.Value(tag=tag, simple_value=value)]))
+    if step is not None:
+        expected.step = step
+    assert ours == expected.SerializeToString()
+    parsed = tb_event_pb2.Event.FromString(ours)
+    assert parsed.summary.value[0].tag == tag and parsed.step == (step or 0)
+
+
+def test_float32_overflow_becomes_inf():
+    import struct
+
+    assert struct.unpack("<f", wire.float32_bytes(1e300))[0] == math.inf
+    assert struct.unpack("<f", wire.float32_bytes(-1e300))[0] == -math.inf
+    assert math.isnan(struct.unpack("<f", wire.float32_bytes(math.nan))[0])
+
+
+def test_file_version_and_session_start_events():
+    header = tb_event_pb2.Event.FromString(wire.file_version_event(99.25, "eventwriter"))
+    assert header.file_version == "brain.Event:2" and header.source_metadata.writer == "eventwriter"
+    assert header.wall_time == 99.25 and header.step == 0
+    purge = tb_event_pb2.Event.FromString(wire.file_version_event(1.0, None, 5))
+    assert purge.step == 5 and not purge.HasField("source_metadata")
+    start = tb_event_pb2.Event.FromString(wire.session_start_event(1.0, 5))
+    assert start.step == 5 and start.session_log.status == tb_event_pb2.SessionLog.START
+
+
+def test_varint_matches_protobuf():
+    for n in [0, 1, 127, 128, 300, 2**31, 2**63 - 1, -1, -(2**63)]:
+        event = protos.Event(step=n)
+        assert event.SerializeToString() in (b"", b"\x10" + wire.varint(n))

@@ -1,0 +1,229 @@
+"""SummaryWriter core: scalars, scalars groups, text, lifecycle; read back with TensorBoard's loaders."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import socket
+
+import numpy as np
+import pytest
+
+from eventwriter import SummaryWriter
+from tbutil import legacy_accumulator, loader_events, plugin_accumulator, plugins_by_tag, run_dirs, scalar_series, tensor_values
+
+torch = pytest.importorskip("torch")
+
+
+def _files(path):
+    return sorted(p for p in os.listdir(path) if "tfevents" in p)
+
+
+def test_file_name_and_first_record(tmp_path):
+    w = SummaryWriter(tmp_path, filename_suffix=".sfx")
+    w.close()
+    (name,) = _files(tmp_path)
+    assert re.fullmatch(r"events\.out\.tfevents\.\d{10}\.%s\.%d\.\d+\.sfx" % (re.escape(socket.gethostname()), os.getpid()), name)
+    events = loader_events(tmp_path / name)
+    assert events[0].file_version == "brain.Event:2"
+    assert events[0].source_metadata.writer == "eventwriter"
+
+
+def test_scalar_values_and_steps(tmp_path):
+    values = [0.9, -1.25, 3e38, 1e39, math.inf, 0.0, 7]
+    with SummaryWriter(tmp_path) as w:
+        for step, v in enumerate(values):
+            w.add_scalar("loss/train", v, step)
+    got = scalar_series(plugin_accumulator(tmp_path), "loss/train")
+    assert [s for s, _ in got] == list(range(len(values)))
+    expected = np.array(values, dtype=np.float64).astype(np.float32)
+    np.testing.assert_array_equal(np.array([v for _, v in got], dtype=np.float32), expected)
+    legacy = legacy_accumulator(tmp_path).Scalars("loss/train")
+    assert [e.value for e in legacy][0] == pytest.approx(0.8999999761581421)
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (np.float32(2.5), 2.5),
+        (np.float64(0.25), 0.25),
+        (np.int64(3), 3.0),
+        (np.array(1.5), 1.5),
+        (np.array([[4.0]]), 4.0),
+        (True, 1.0),
+        ("torch_float", 1.5),
+        ("torch_bf16", 1.5),
+        ("torch_half", 1.5),
+        ("torch_grad", 1.5),
+        ("torch_int", 2.0),
+    ],
+)
+def test_scalar_input_types(tmp_path, value, expected):
+    if isinstance(value, str):
+        value = {
+            "torch_float": torch.tensor(1.5),
+            "torch_bf16": torch.tensor([1.5], dtype=torch.bfloat16),
+            "torch_half": torch.tensor(1.5, dtype=torch.float16),
+            "torch_grad": torch.tensor(1.5, requires_grad=True) * 1,
+            "torch_int": torch.tensor(2),
+        }[value]
+    with SummaryWriter(tmp_path) as w:
+        w.add_scalar("x", value, torch.tensor(5) if hasattr(value, "numel") else np.int32(5))
+    assert scalar_series(plugin_accumulator(tmp_path), "x") == [(5, expected)]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        (dict(tag="x", scalar_value="1.0"), TypeError, "scalar_value"),
+        (dict(tag="x", scalar_value=None), TypeError, "scalar_value"),
+        (dict(tag="x", scalar_value=np.ones(3)), ValueError, "scalar_value"),
+        (dict(tag="x", scalar_value=1.0, walltime=math.nan), ValueError, "walltime"),
+        (dict(tag="x", scalar_value=1.0, walltime=math.inf), ValueError, "walltime"),
+        (dict(tag="x", scalar_value=1.0, global_step="3"), TypeError, "global_step"),
+        (dict(tag="x", scalar_value=1.0, global_step=math.nan), ValueError, "global_step"),
+        (dict(tag=3, scalar_value=1.0), TypeError, "tag"),
+        (dict(tag="x", scalar_value=1.0, new_style=True, global_step=2**64), ValueError, "global_step"),
+    ],
+)
+def test_scalar_bad_input_writes_nothing(tmp_path, kwargs, error, words):
+    with SummaryWriter(tmp_path) as w:
+        with pytest.raises(error, match=words):
+            w.add_scalar(**kwargs)
+    (name,) = _files(tmp_path)
+    assert len(loader_events(tmp_path / name)) == 1  # only the file header
+
+
+def test_walltime_and_new_style(tmp_path):
+    with SummaryWriter(tmp_path) as w:
+        w.add_scalar("old", 1.0, 1, walltime=1000.5)
+        w.add_scalar("new", 2.0, 2, walltime=1001.5, new_style=True)
+        w.add_scalar("dbl", 1 / 3, 3, walltime=1002.5, new_style=True, double_precision=True)
+    acc = plugin_accumulator(tmp_path)
+    assert [e.wall_time for e in acc.Tensors("old")] == [1000.5]
+    assert scalar_series(acc, "new") == [(2, 2.0)]
+    (step, value), = tensor_values(acc, "dbl")
+    assert value.dtype == np.float64 and float(value) == 1 / 3
+    assert plugins_by_tag(acc) == {"old": "scalars", "new": "scalars", "dbl": "scalars"}
+
+
+def test_add_scalars_layout_matches_torch(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter as TorchWriter
+
+    for cls, sub in ((TorchWriter, "torch"), (SummaryWriter, "ours")):
+        w = cls(str(tmp_path / sub))
+        for step in range(3):
+            w.add_scalars("run/loss", {"train": step * 1.0, "val": step * 2.0}, step, walltime=50.0 + step)
+        w.close()
+    torch_runs, our_runs = run_dirs(tmp_path / "torch"), run_dirs(tmp_path / "ours")
+    assert sorted(torch_runs) == sorted(our_runs) == [".", "run_loss_train", "run_loss_val"]
+    for run in ("run_loss_train", "run_loss_val"):
+        a, b = plugin_accumulator(torch_runs[run]), plugin_accumulator(our_runs[run])
+        assert a.Tags()["tensors"] == b.Tags()["tensors"] == ["run/loss"]
+        assert scalar_series(a, "run/loss") == scalar_series(b, "run/loss")
+        assert [e.wall_time for e in a.Tensors("run/loss")] == [e.wall_time for e in b.Tensors("run/loss")]
+
+
+def test_add_text_matches_torch(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter as TorchWriter
+
+    texts = ["hello", "**bold** ünïcödé", "", "line1\nline2"]
+    for cls, sub in ((TorchWriter, "torch"), (SummaryWriter, "ours")):
+        w = cls(str(tmp_path / sub))
+        for step, text in enumerate(texts):
+            w.add_text("notes", text, step)
+        w.close()
+    a, b = plugin_accumulator(tmp_path / "torch"), plugin_accumulator(tmp_path / "ours")
+    assert plugins_by_tag(a) == plugins_by_tag(b) == {"notes/text_summary": "text"}
+    ta, tb = tensor_values(a, "notes/text_summary"), tensor_values(b, "notes/text_summary")
+    assert [(s, v.tolist(), v.shape) for s, v in ta] == [(s, v.tolist(), v.shape) for s, v in tb]
+    with SummaryWriter(tmp_path / "bad") as w:
+        with pytest.raises(TypeError, match="text_string"):
+            w.add_text("x", 3)
+
+
+def test_scalar_differential_against_torch(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter as TorchWriter
+
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=50).tolist() + [np.float32(1.5), torch.tensor(2.5)]
+    for cls, sub in ((TorchWriter, "torch"), (SummaryWriter, "ours")):
+        w = cls(str(tmp_path / sub))
+        for step, v in enumerate(values):
+            w.add_scalar("a", v, step, walltime=100.0 + step)
+            w.add_scalar("b/new", v, step, walltime=100.0 + step, new_style=True)
+        w.close()
+    a, b = plugin_accumulator(tmp_path / "torch"), plugin_accumulator(tmp_path / "ours")
+    assert plugins_by_tag(a) == plugins_by_tag(b)
+    for tag in ("a", "b/new"):
+        assert scalar_series(a, tag) == scalar_series(b, tag)
+
+
+def test_close_is_idempotent_and_logging_after_close_reopens(tmp_path):
+    w = SummaryWriter(tmp_path)
+    w.add_scalar("x", 1.0, 0)
+    w.close()
+    w.close()
+    w.add_scalar("x", 2.0, 1)  # the tutorial logs after close(): a fresh file
+    w.add_scalars("g", {"a": 1.0}, 1)
+    w.flush()
+    w.close()
+    files = _files(tmp_path)
+    assert len(files) == 2 and files == sorted(files)
+    assert scalar_series(plugin_accumulator(tmp_path), "x") == [(0, 1.0), (1, 2.0)]
+    assert scalar_series(plugin_accumulator(tmp_path / "g_a"), "g") == [(1, 1.0)]
+
+
+def test_flush_is_a_barrier(tmp_path):
+    w = SummaryWriter(tmp_path)
+    for i in range(100):
+        w.add_scalar("x", float(i), i)
+    w.flush()
+    # Another reader sees everything right after flush() returns.
+    assert len(scalar_series(plugin_accumulator(tmp_path), "x")) == 100
+    w.close()
+
+
+def test_purge_step_events(tmp_path):
+    with SummaryWriter(tmp_path, purge_step=5) as w:
+        w.add_scalar("x", 1.0, 5)
+    (name,) = _files(tmp_path)
+    events = loader_events(tmp_path / name)
+    assert events[1].step == 5 and events[1].file_version == "brain.Event:2"
+    assert events[2].step == 5 and events[2].session_log.status == 1
+    legacy = legacy_accumulator(tmp_path)
+    assert [e.step for e in legacy.Scalars("x")] == [5]
+
+
+def test_default_logdir_and_comment(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    w = SummaryWriter(comment="_lr0.1")
+    w.close()
+    logdir = w.get_logdir()
+    assert logdir.startswith("runs" + os.sep) and logdir.endswith(socket.gethostname() + "_lr0.1")
+    assert _files(tmp_path / logdir)
+
+
+def test_remote_url_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="log_dir"):
+        SummaryWriter("s3://bucket/run")
+    assert not os.path.exists(tmp_path / "s3:")
+
+
+def test_logdir_under_a_file_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OSError, match=re.escape(str(blocker))):
+        SummaryWriter(blocker / "run")
+
+
+def test_file_writer_compat_add_summary_with_tensorboard_protos(tmp_path):
+    """Code that hands tensorboard-made Summary protos to writer.file_writer keeps working."""
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    w = SummaryWriter(tmp_path)
+    w.file_writer.add_summary(Summary(value=[Summary.Value(tag="ext", simple_value=4.0)]), 9)
+    w.close()
+    assert scalar_series(plugin_accumulator(tmp_path), "ext") == [(9, 4.0)]
