@@ -68,7 +68,6 @@ def _jsonable(message: Any) -> Any:
 
 
 def _cmd_dump(args: argparse.Namespace) -> int:
-    from . import protos
     from .reader import _parse
 
     problem = 0
@@ -83,8 +82,8 @@ def _cmd_dump(args: argparse.Namespace) -> int:
         except TruncatedRecordError as exc:
             sys.stderr.write(f"eventwriter: {exc} (the file may still be being written)\n")
         except CorruptRecordError as exc:
-            problem = _fail(str(exc))
-    del protos
+            hint = " (not an event file?)" if exc.offset == 0 else ""
+            problem = _fail(f"{exc}{hint}")
     return problem
 
 
@@ -166,7 +165,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return int(args.func(args))
     except CorruptRecordError as exc:
-        return _fail(f"{exc}; run 'eventwriter verify' for details")
+        hint = "this is not an event file" if exc.offset == 0 else "run 'eventwriter verify' for details"
+        return _fail(f"{exc}; {hint}")
     except (NotADirectoryError, IsADirectoryError, PermissionError) as exc:
         return _fail(str(exc), 2)
     except BrokenPipeError:  # e.g. piped into head

@@ -120,7 +120,7 @@ class EventFileWriter:
     @property
     def closed(self) -> bool:
         """True once :meth:`close` ran (or in a forked child that inherited this writer)."""
-        return self._closed or self._pid != os.getpid()
+        return self._closed
 
     def get_logdir(self) -> str:
         """Directory the event file lives in (torch's ``FileWriter.get_logdir``)."""
@@ -134,12 +134,13 @@ class EventFileWriter:
             OSError: an earlier background write failed (raised once; the data is kept for retry).
         """
         with self._lock:
-            if self._error is not None:
-                self._raise_pending_error()
-            if self._closed:
+            if self._error is not None or self._closed:
+                if self._error is not None:
+                    self._raise_pending_error()
                 raise ValueError(f"event file {self._path!r} is closed")
-            was_empty = not self._buffer
-            self._buffer.append(record)
+            buffer = self._buffer
+            was_empty = not buffer
+            buffer.append(record)
             self._pending += len(record)
             big = self._pending >= MAX_BUFFER_BYTES
         if big:

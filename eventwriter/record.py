@@ -15,10 +15,9 @@ and file objects; it knows nothing about events.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, NamedTuple
 
-from .crc import masked_crc32c
+from .crc import crc32c, masked_crc32c
 
 _LENGTH = struct.Struct("<Q")
 _CRC = struct.Struct("<I")
@@ -28,10 +27,20 @@ FOOTER_SIZE = 4
 MAX_RECORD_LENGTH = (1 << 31) - 1
 
 
+_headers: dict = {}  # payload length -> the 12 header bytes; small events repeat a few lengths
+
+
 def encode_record(payload: bytes) -> bytes:
     """Frame ``payload`` as one TFRecord (header, payload, footer) in a single bytes object."""
-    length = _LENGTH.pack(len(payload))
-    return length + _CRC.pack(masked_crc32c(length)) + payload + _CRC.pack(masked_crc32c(payload))
+    size = len(payload)
+    header = _headers.get(size)
+    if header is None:
+        length = _LENGTH.pack(size)
+        header = length + _CRC.pack(masked_crc32c(length))
+        if size < 65536:
+            _headers[size] = header
+    crc = crc32c(payload)  # masked inline (see crc.mask): this runs once per logged event
+    return header + payload + _CRC.pack((((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
 
 
 class RecordError(Exception):
@@ -83,8 +92,7 @@ class InvalidEventError(CorruptRecordError):
     kind = "invalid event"
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One record read from a file: its start ``offset`` and its ``payload`` bytes."""
 
     offset: int

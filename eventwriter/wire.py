@@ -17,7 +17,9 @@ import math
 import struct
 
 _DOUBLE = struct.Struct("<d")
+_KEYED_DOUBLE = struct.Struct("<Bd")
 _FLOAT = struct.Struct("<f")
+_FLOAT_PACK = _FLOAT.pack
 
 _KEY_WALL_TIME = b"\x09"  # field 1, wire type 1 (64-bit)
 _KEY_STEP = b"\x10"  # field 2, wire type 0 (varint)
@@ -30,12 +32,17 @@ _KEY_TAG = b"\x0a"  # Summary.Value.tag: field 1, wire type 2
 _KEY_SIMPLE_VALUE = b"\x15"  # Summary.Value.simple_value: field 2, wire type 5 (32-bit)
 
 
+_ONE_BYTE = [bytes((i,)) for i in range(128)]
+
+
 def varint(value: int) -> bytes:
     """Encode an integer as a protobuf varint (negative int64 values take ten bytes)."""
+    if 0 <= value < 0x80:
+        return _ONE_BYTE[value]
     if value < 0:
         value += 1 << 64
-    if value < 0x80:
-        return bytes((value,))
+    if value < 0x4000:
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
     out = bytearray()
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)
@@ -56,17 +63,16 @@ def float32_bytes(value: float) -> bytes:
     them as infinities, which is what TensorBoard then shows.
     """
     try:
-        return _FLOAT.pack(value)
+        return _FLOAT_PACK(value)
     except OverflowError:
         return _FLOAT.pack(math.copysign(math.inf, value))
 
 
 def event_prefix(wall_time: float, step: int | None) -> bytes:
     """Encode the ``wall_time`` and (if not None and non-zero) ``step`` fields of an Event."""
-    head = _KEY_WALL_TIME + _DOUBLE.pack(wall_time)
     if step:
-        head += _KEY_STEP + varint(step)
-    return head
+        return _KEYED_DOUBLE.pack(0x09, wall_time) + _KEY_STEP + varint(step)
+    return _KEYED_DOUBLE.pack(0x09, wall_time)
 
 
 def simple_value_entry(tag: str) -> bytes:

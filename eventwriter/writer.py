@@ -23,6 +23,9 @@ from .scalar import scalar_value as _to_float
 from .stamps import event_step, event_wall_time
 
 _SUMMARY_KEY = b"\x2a"  # Event.summary, field 5, length-delimited
+_now = time.time
+_event_prefix = wire.event_prefix
+_float32_bytes = wire.float32_bytes
 
 
 def _default_logdir(comment: str) -> str:
@@ -157,15 +160,13 @@ class SummaryWriter:
             self._write_summary_bytes(summary.SerializeToString(), step, event_wall_time(walltime))
             self._last_scalar_step[tag] = step
             return
-        value = _to_float(scalar_value)
-        prefix = self._scalar_prefixes.get(tag)
-        if prefix is None:
-            prefix = self._scalar_prefix(tag)
+        value = scalar_value if type(scalar_value) is float else _to_float(scalar_value)
+        prefix = self._scalar_prefixes.get(tag) or self._scalar_prefix(tag)
         step = global_step if global_step is None or type(global_step) is int else event_step(global_step)
-        wall_time = time.time() if walltime is None else event_wall_time(walltime)
-        payload = wire.event_prefix(wall_time, step) + prefix + wire.float32_bytes(value)
+        wall_time = _now() if walltime is None else event_wall_time(walltime)
+        payload = _event_prefix(wall_time, step) + prefix + _float32_bytes(value)
         writer = self.file_writer
-        if writer is None or writer.closed:
+        if writer is None or writer._closed:
             writer = self._get_file_writer()
         writer.write_record(encode_record(payload))
         self._last_scalar_step[tag] = step
