@@ -46,7 +46,7 @@ class TensorBoardServer:
             sys.executable, "-m", "tensorboard.main",
             "--logdir", self.logdir, "--host", "127.0.0.1", "--port", str(self.port),
             "--load_fast", "true" if self.load_fast else "false",
-            "--reload_interval", "1", "--samples_per_plugin", "scalars=0,images=0,audio=0,histograms=0,tensor=0",
+            "--reload_interval", "1",
         ] + self.extra_args
         env = dict(os.environ)
         env.pop("http_proxy", None)
@@ -92,6 +92,12 @@ class TensorBoardServer:
     def get_json(self, route: str, timeout: float = 30.0) -> Any:
         """GET ``route`` and parse the body as JSON."""
         return json.loads(self.get(route, timeout))
+
+    def query_json(self, route: str, request: Any, timeout: float = 30.0) -> Any:
+        """GET ``route?request=<json>`` (how the HParams dashboard sends its requests)."""
+        from urllib.parse import quote
+
+        return self.get_json(f"{route}?request={quote(json.dumps(request))}", timeout)
 
     def output(self) -> str:
         """What the server printed so far (last 4 kB)."""

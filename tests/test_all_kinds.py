@@ -1,0 +1,150 @@
+"""Every summary kind, written without torch, read by TensorBoard's loaders and served by a real server.
+
+Runs in the protobuf-4.25 venv too (no torch, no matplotlib there).
+"""
+
+from __future__ import annotations
+
+import io
+import wave
+from urllib.parse import quote
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from eventwriter import SummaryWriter
+from tbutil import plugin_accumulator, plugins_by_tag, scalar_series, tensor_values
+
+LOSS = [1.0, 0.8, 0.5, 0.4, 0.3]
+RNG = np.random.default_rng(42)
+WEIGHTS = RNG.normal(size=(3, 1000))
+PR_LABELS = RNG.integers(0, 2, size=200)
+PR_PREDS = np.clip(PR_LABELS * 0.6 + RNG.random(200) * 0.4, 0, 1)
+SOUND = np.sin(np.linspace(0, 2 * np.pi * 440 * 0.1, 800))
+
+
+def write_everything(logdir) -> None:
+    """One run holding each kind a dashboard shows."""
+    with SummaryWriter(logdir) as w:
+        for step, value in enumerate(LOSS):
+            w.add_scalar("loss", value, step)
+        for step in range(3):
+            w.add_histogram("weights", WEIGHTS[step], step)
+        w.add_image("img", np.linspace(0, 1, 3 * 8 * 10).reshape(3, 8, 10), 0)
+        w.add_images("grid", np.arange(5 * 3 * 6 * 6, dtype=np.uint8).reshape(5, 3, 6, 6), 0)
+        w.add_video("vid", np.linspace(0, 1, 4 * 3 * 8 * 8).reshape(1, 4, 3, 8, 8), 0, fps=2)
+        w.add_audio("snd", SOUND, 0, sample_rate=8000)
+        w.add_text("notes", "some **markdown**", 0)
+        w.add_pr_curve("pr", PR_LABELS, PR_PREDS, 0, num_thresholds=11)
+        w.add_custom_scalars({"Training": {"loss chart": ["Multiline", ["loss"]]}})
+        vertices = np.array([[[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]]], dtype=np.float32)
+        faces = np.array([[[0, 1, 2], [0, 1, 3], [0, 2, 3]]], dtype=np.int32)
+        colors = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]]], dtype=np.uint8)
+        w.add_mesh("mesh", vertices, colors=colors, faces=faces, global_step=0)
+        w.add_hparams({"lr": 0.1, "optimizer": "sgd", "batchnorm": True}, {"hp/accuracy": 0.9})
+        w.add_tensor("raw", np.arange(6, dtype=np.uint8).reshape(2, 3), 0)
+
+
+EXPECTED_PLUGINS = {
+    "loss": "scalars",
+    "weights": "histograms",
+    "img": "images",
+    "grid": "images",
+    "vid": "images",
+    "snd": "audio",
+    "notes/text_summary": "text",
+    "pr": "pr_curves",
+    "custom_scalars__config__": "custom_scalars",
+    "mesh_VERTEX": "mesh",
+    "mesh_FACE": "mesh",
+    "mesh_COLOR": "mesh",
+    "_hparams_/experiment": "hparams",
+    "_hparams_/session_start_info": "hparams",
+    "_hparams_/session_end_info": "hparams",
+    "hp/accuracy": "scalars",
+    "raw": "tensor",
+}
+
+
+def test_plugin_accumulator_reads_every_kind(tmp_path):
+    write_everything(tmp_path)
+    acc = plugin_accumulator(tmp_path)
+    assert plugins_by_tag(acc) == EXPECTED_PLUGINS
+    assert scalar_series(acc, "loss") == [(s, float(np.float32(v))) for s, v in enumerate(LOSS)]
+    (_, raw), = tensor_values(acc, "raw")
+    assert raw.dtype == np.uint8 and raw.tolist() == [[0, 1, 2], [3, 4, 5]]  # torch gets uint8 wrong
+    (_, hist), = tensor_values(acc, "weights")[:1]
+    assert hist.shape[1] == 3 and hist[:, 2].sum() == pytest.approx(1000)
+    (_, pr), = tensor_values(acc, "pr")
+    assert pr.shape == (6, 11)
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("load_fast", [True, False], ids=["rust", "python"])
+def test_every_dashboard_serves_our_data(tmp_path, tb_server, load_fast):
+    write_everything(tmp_path)
+    server = tb_server(tmp_path, load_fast=load_fast)
+    listing = server.wait_for(
+        lambda d: all(d.get(p, {}).get("enabled") for p in ("scalars", "histograms", "images", "audio", "text", "pr_curves", "custom_scalars", "mesh", "hparams")),
+        "/data/plugins_listing",
+    )
+    assert listing["distributions"]["enabled"] and listing["timeseries"]["enabled"]
+    run = quote(".")
+
+    scalars = server.wait_for(lambda d: len(d) == 5, f"/data/plugin/scalars/scalars?run={run}&tag=loss")
+    assert [(step, value) for _, step, value in scalars] == [(s, pytest.approx(v)) for s, v in enumerate(LOSS)]
+
+    hists = server.wait_for(lambda d: len(d) == 3, f"/data/plugin/histograms/histograms?run={run}&tag=weights")
+    for (_, step, buckets), expected in zip(hists, WEIGHTS):
+        assert sum(b[2] for b in buckets) == pytest.approx(1000)
+        assert buckets[0][0] == pytest.approx(expected.min()) and buckets[-1][1] == pytest.approx(expected.max())
+    dists = server.get_json(f"/data/plugin/distributions/distributions?run={run}&tag=weights")
+    assert len(dists) == 3
+
+    for tag, size, mime in (("img", (10, 8), "image/png"), ("grid", (6 * 5 + 2 * 6, 6 + 2 * 1), "image/png"), ("vid", (8, 8), "image/gif")):
+        meta = server.get_json(f"/data/plugin/images/images?run={run}&tag={tag}&sample=0")
+        assert len(meta) == 1, tag
+        content_type, body = server.get_with_type("/data/plugin/images/individualImage?" + meta[0]["query"])
+        assert content_type == mime, tag
+        image = Image.open(io.BytesIO(body))
+        if tag != "grid":
+            assert image.size == size, tag
+        if tag == "vid":
+            assert image.n_frames == 4
+
+    audio = server.get_json(f"/data/plugin/audio/audio?run={run}&tag=snd&sample=0")
+    assert audio[0]["contentType"] == "audio/wav"
+    content_type, body = server.get_with_type("/data/plugin/audio/individualAudio?" + audio[0]["query"])
+    assert content_type == "audio/wav"
+    with wave.open(io.BytesIO(body)) as wav:
+        assert wav.getframerate() == 8000 and wav.getnframes() == len(SOUND)
+
+    text = server.get_json(f"/data/plugin/text/text?run={run}&tag=notes/text_summary")
+    assert "<strong>markdown</strong>" in text[0]["text"]
+
+    pr = server.get_json(f"/data/plugin/pr_curves/pr_curves?run={run}&tag=pr")
+    entry = pr["."][0]
+    assert entry["step"] == 0 and len(entry["precision"]) >= 2
+
+    layout = server.get_json("/data/plugin/custom_scalars/layout")
+    assert layout["category"][0]["title"] == "Training"
+
+    meshes = server.get_json(f"/data/plugin/mesh/meshes?run={run}&tag=mesh&sample=0")
+    assert {m["content_type"] for m in meshes} == {1, 2, 3}  # VERTEX, FACE, COLOR
+    vertex_bytes = server.get(f"/data/plugin/mesh/data?run={run}&tag=mesh&sample=0&content_type=VERTEX")
+    np.testing.assert_array_equal(np.frombuffer(vertex_bytes, dtype=np.float32).reshape(-1, 3)[1], [1, 0, 0])
+
+    experiment = server.query_json("/data/plugin/hparams/experiment", {"experimentName": ""})
+    names = {h["name"] for h in experiment["hparamInfos"]}
+    assert names == {"lr", "optimizer", "batchnorm"}
+    types = {h["name"]: h.get("type") for h in experiment["hparamInfos"]}
+    assert types["batchnorm"] == "DATA_TYPE_BOOL"
+    groups = server.query_json(
+        "/data/plugin/hparams/session_groups",
+        {"experimentName": "", "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"], "startIndex": 0, "sliceSize": 10},
+    )
+    (group,) = groups["sessionGroups"]
+    assert group["hparams"]["batchnorm"] is True and group["hparams"]["optimizer"] == "sgd"
+    metrics = {m["name"]["tag"]: m["value"] for m in group["metricValues"]}
+    assert metrics["hp/accuracy"] == pytest.approx(0.9)
