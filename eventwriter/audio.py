@@ -5,11 +5,15 @@ warning when clipping happened), multiplied by 32767 and truncated to little-end
 wrapped in a RIFF/WAVE PCM file by the stdlib ``wave`` module.
 
 Unlike torch, the value is written new-style (FORMAT.md §5.11, §6 item 11): ``tensor`` DT_STRING of
-shape [1, 2] = ``[[wav, b""]]`` (clip, label) with metadata plugin ``audio``, content
-``AudioPluginData{encoding: WAV}`` and data class BLOB_SEQUENCE. torch's old-style
-``Summary.Audio`` is served as ``audio/wav`` only by the Python loader; the Rust data server
-synthesizes metadata without the encoding and serves ``application/octet-stream``. The stored
-blob is the same ``[[wav, b""]]`` the Python loader derives from torch's value.
+shape [1] = ``[wav]`` with metadata plugin ``audio``, content ``AudioPluginData{encoding: WAV}`` and
+data class BLOB_SEQUENCE. torch's old-style ``Summary.Audio`` is served as ``audio/wav`` only by the
+Python loader; the Rust data server synthesizes metadata without the encoding and serves
+``application/octet-stream``. The stored blob is the WAV the Python loader derives from torch's value.
+
+Why [1] and not TensorBoard's own [k, 2] (clip, label) layout: the Python loader reduces [k, 2] to
+the clips only while migrating values whose data class is unset. With the data class set, it keeps
+[1, 2], counts two blobs per step and serves a numpy row instead of the WAV bytes (checked against a
+running ``tensorboard --load_fast=false``). Rank 1 with an explicit data class works in both loaders.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from __future__ import annotations
 import io
 import math
 import numbers
+import os
+import sys
 import wave
 import warnings
 from typing import Any
@@ -57,7 +63,7 @@ def audio_summary(tag: str, snd_tensor: Any, sample_rate: float = 44100) -> "pro
     if peak > 1:
         warnings.warn(
             f"add_audio {tag!r}: snd_tensor amplitude {peak:g} is outside [-1, 1]; samples were clipped",
-            stacklevel=2,
+            stacklevel=_caller_stacklevel(),
         )
         samples = np.clip(samples, -1, 1)
     # float32 input is scaled in float32 like torch, so the truncated int16 values are identical.
@@ -70,14 +76,26 @@ def audio_summary(tag: str, snd_tensor: Any, sample_rate: float = 44100) -> "pro
         wav.writeframes(pcm.tobytes())
     tensor = protos.TensorProto(
         dtype=protos.DT_STRING,
-        tensor_shape=protos.TensorShapeProto(
-            dim=[protos.TensorShapeProto.Dim(size=1), protos.TensorShapeProto.Dim(size=2)]
-        ),
-        string_val=[buffer.getvalue(), b""],
+        tensor_shape=protos.TensorShapeProto(dim=[protos.TensorShapeProto.Dim(size=1)]),
+        string_val=[buffer.getvalue()],
     )
     content = protos.AudioPluginData(encoding=protos.AUDIO_ENCODING_WAV).SerializeToString()
     metadata = summary_metadata(PLUGIN_AUDIO, content, protos.DATA_CLASS_BLOB_SEQUENCE)
     return protos.Summary(value=[protos.Summary.Value(tag=tag, tensor=tensor, metadata=metadata)])
+
+
+def _caller_stacklevel() -> int:
+    """``stacklevel`` that points the warning at the first caller outside this package.
+
+    So ``writer.add_audio(...)`` warns at the user's line, not inside ``writer.py``.
+    """
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame = sys._getframe(1)  # the function that will call warnings.warn
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _frame_rate(sample_rate: Any) -> int:

@@ -14,9 +14,11 @@ Pixel rules (torch's, so the decoded pixels equal torch's):
   clipped to [0, 255] and truncated to uint8, so out-of-range values saturate instead of wrapping
   around. NaN becomes 0.
 
-The PNG is written here with ``zlib`` (filter "Up" on every row, compression level 1). Pillow's
-encoder at its default level 6, which torch uses, is 3-9x slower on 224x224 RGB images; level 1
-files are at most about 10% larger. Pillow is needed only for boxes (``ImageDraw``) and ``rescale``.
+The PNG is written here with ``zlib`` (filter "Up" on every row, compression level 1): the decoded
+pixels are torch's, the bytes are not. Pillow's encoder at its default level 6, which torch uses,
+is 2-9x slower on 224x224 RGB images; the files are about as large for photos and digit grids
+(within ~10%), larger only for tiny, very smooth images. Pillow is needed only for boxes
+(``ImageDraw``) and ``rescale``.
 """
 
 from __future__ import annotations
@@ -162,7 +164,7 @@ def figure_summary(tag: str, figure: Any, close: bool = True) -> "protos.Summary
     sizes = {r.shape for r in rendered}
     if len(sizes) != 1:
         raise ValueError(f"figure: all figures of a list must render to the same size, got {sorted(sizes)}")
-    return _image_value(tag, _grid(np.stack(rendered)))
+    return _image_value(tag, _grid(np.stack(rendered), "NHWC"))
 
 
 def image_pixels(img_tensor: Any, dataformats: str, name: str = "img_tensor") -> np.ndarray:
@@ -193,15 +195,15 @@ def image_pixels(img_tensor: Any, dataformats: str, name: str = "img_tensor") ->
         )
     pixels = to_uint8(array, name)
     if len(fmt) == 4:
-        return _grid(pixels.transpose([fmt.index(a) for a in "NHWC"]))
-    if len(fmt) == 3:
-        hwc = pixels.transpose([fmt.index(a) for a in "HWC"])
-    else:
-        hwc = pixels.transpose([fmt.index("H"), fmt.index("W")])[:, :, None]
-    if hwc.shape[2] != 1:
-        return np.ascontiguousarray(hwc)
-    out = np.empty(hwc.shape[:2] + (3,), dtype=np.uint8)
-    out[...] = hwc  # broadcast gray to RGB, as torch does
+        return _grid(pixels, fmt)
+    if len(fmt) == 2:
+        pixels, fmt = pixels[:, :, None], fmt + "C"
+    perm = [fmt.index(a) for a in "HWC"]
+    hwc = pixels.transpose(perm)
+    if hwc.shape[2] != 1 and hwc.flags.c_contiguous:
+        return hwc
+    out = np.empty(hwc.shape[:2] + (3 if hwc.shape[2] == 1 else hwc.shape[2],), dtype=np.uint8)
+    _copy_in_source_order(pixels, out.transpose(np.argsort(perm)))  # gray broadcasts to RGB, as torch does
     return out
 
 
@@ -216,9 +218,10 @@ def to_uint8(array: np.ndarray, name: str) -> np.ndarray:
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
     scaled = np.multiply(array, np.float32(255), dtype=np.float32)
-    # fmax/fmin instead of clip: they return the non-NaN operand, so NaN maps to 0 deterministically.
-    np.fmax(scaled, 0, out=scaled)
-    np.fmin(scaled, 255, out=scaled)
+    np.clip(scaled, 0, 255, out=scaled)
+    nan = np.isnan(scaled)
+    if nan.any():  # casting NaN to uint8 is undefined (and warns): make it 0, like torch on x86
+        scaled[nan] = 0
     return scaled.astype(np.uint8)
 
 
@@ -269,21 +272,42 @@ def _parse_dataformats(dataformats: Any) -> str:
     return fmt
 
 
-def _grid(batch: np.ndarray) -> np.ndarray:
-    """Tile an (N, H, W, C) uint8 batch into one (rows*H, cols*W, 3 or 4) image like torch's make_grid."""
-    count, height, width, channels = batch.shape
-    if count == 0:
-        raise ValueError("img_tensor must hold at least one image")
+def _grid(batch: np.ndarray, fmt: str) -> np.ndarray:
+    """Tile a uint8 batch (axes named by ``fmt``) into one (rows*H, cols*W, 3 or 4) image like torch's make_grid.
+
+    ``min(N, 8)`` columns, ``ceil(N / cols)`` rows, row-major, unused cells black.
+    """
+    nchw = batch.transpose([fmt.index(a) for a in "NCHW"])
+    count, channels, height, width = nchw.shape
     cols = min(count, GRID_COLUMNS)
     rows = -(-count // cols)
+    full = count // cols  # rows without empty cells
     out_channels = 3 if channels == 1 else channels
     canvas = np.zeros((rows, height, cols, width, out_channels), dtype=np.uint8)
-    cells = canvas.transpose(0, 2, 1, 3, 4)  # (rows, cols, H, W, C) view into the canvas
-    full = count // cols
-    cells[:full] = batch[: full * cols].reshape(full, cols, height, width, channels)
-    if count > full * cols:
-        cells[full, : count - full * cols] = batch[full * cols :]
+    # Both copies below walk the axes in the source's order (e.g. H, W, C for NHWC input).
+    order = [1 + "CHW".index(a) for a in fmt if a != "N"]
+    if full:
+        source = nchw[: full * cols].reshape(full, cols, channels, height, width)
+        target = canvas[:full].transpose(0, 2, 4, 1, 3)  # (full, cols, C, H, W) view into the canvas
+        walk = [0, 1] + [axis + 1 for axis in order]
+        _copy_in_source_order(source.transpose(walk), target.transpose(walk))
+    rest = count - full * cols
+    if rest:
+        source = nchw[full * cols :]
+        target = canvas[full, :, :rest].transpose(1, 3, 0, 2)  # (rest, C, H, W)
+        walk = [0] + order
+        _copy_in_source_order(source.transpose(walk), target.transpose(walk))
     return canvas.reshape(rows * height, cols * width, out_channels)
+
+
+def _copy_in_source_order(source: np.ndarray, target: np.ndarray) -> None:
+    """``target[...] = source`` (broadcasting a size-1 channel axis), walking the axes in the given order.
+
+    A ufunc with ``out=`` iterates in the order of the axes as passed, so a contiguous source is
+    read sequentially and the target is written strided; ``copyto``/slice assignment follow the
+    target's layout instead, which makes CHW -> HWC about 3x slower.
+    """
+    np.positive(source, out=target)
 
 
 def _check_rescale(rescale: Any) -> None:

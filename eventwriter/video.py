@@ -13,9 +13,9 @@ by 255 again in float32, which returns every one of the 256 values unchanged, so
 directly. The Value is ``Summary.Image{height, width, colorspace=C, GIF}`` without metadata;
 TensorBoard serves it as ``image/gif`` and the browser plays it.
 
-A GIF frame holds at most 256 colours: RGB frames with more colours are reduced by Pillow's
-median-cut quantizer, so only frames with <= 256 distinct colours (and all grayscale frames)
-decode to exactly the input pixels. Frame delays are stored in units of 10 ms (``1000 / fps`` ms,
+A GIF frame holds at most 256 colours: grayscale frames and RGB frames with <= 256 distinct
+colours decode to exactly the input pixels; RGB frames with more colours are reduced by Pillow's
+fast octree quantizer (no dithering). Frame delays are stored in units of 10 ms (``1000 / fps`` ms,
 truncated), and Pillow merges identical consecutive frames into one longer frame.
 """
 
@@ -85,21 +85,48 @@ def tile_clips(clips: np.ndarray) -> np.ndarray:
     canvas = np.zeros((steps, rows, height, cols, width, channels), dtype=clips.dtype)
     cells = canvas.transpose(1, 3, 0, 2, 4, 5)  # (rows, cols, T, H, W, C) view into the canvas
     for index in range(count):
-        cells[index // cols, index % cols] = clips[index].transpose(0, 2, 3, 1)
+        # A ufunc with out= walks the (contiguous) source in order; slice assignment would follow
+        # the strided target and is several times slower.
+        np.positive(clips[index], out=cells[index // cols, index % cols].transpose(0, 3, 1, 2))
     return canvas.reshape(steps, rows * height, cols * width, channels)
 
 
 def encode_gif(frames: np.ndarray, fps: float) -> bytes:
     """Encode (T, H, W, C) uint8 frames (C = 1 or 3) as an endlessly looping animated GIF.
 
-    Each frame is shown ``1000 / fps`` ms (GIF stores 10 ms units).
+    Each frame is shown ``1000 / fps`` ms (GIF stores 10 ms units). Grayscale frames and RGB frames
+    with at most 256 distinct colours are stored exactly; other RGB frames are reduced to 256
+    colours with Pillow's fast octree quantizer.
     """
     from PIL import Image
 
     if frames.shape[3] == 1:
         images = [Image.fromarray(np.ascontiguousarray(frame[:, :, 0])) for frame in frames]
     else:
-        images = [Image.fromarray(np.ascontiguousarray(frame)) for frame in frames]
+        images = [_palette_image(Image.fromarray(np.ascontiguousarray(frame))) for frame in frames]
     buffer = io.BytesIO()
     images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=1000.0 / fps, loop=0)
     return buffer.getvalue()
+
+
+def _palette_image(image: Any) -> Any:
+    """An RGB frame as a 256-colour palette image: exact when it has <= 256 colours."""
+    from PIL import Image
+
+    colours = image.getcolors(256)  # None when there are more than 256
+    if colours is None:
+        # Pillow's GIF writer would use median cut, which is exact for few colours but costs ~10 ms
+        # per 64x64 frame of many colours; the octree is ~50x faster at a similar mean error.
+        return image.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    palette = np.array([rgb for _, rgb in colours], dtype=np.uint8)
+    keys = _rgb_keys(palette)
+    order = np.argsort(keys)
+    indices = order[np.searchsorted(keys[order], _rgb_keys(np.asarray(image)))].astype(np.uint8)
+    result = Image.frombytes("P", image.size, indices.tobytes())
+    result.putpalette(palette.tobytes())
+    return result
+
+
+def _rgb_keys(rgb: np.ndarray) -> np.ndarray:
+    rgb = rgb.astype(np.uint32)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]

@@ -1,0 +1,195 @@
+"""Audio: add_audio, differential against torch (WAV samples) plus the new-style encoding TensorBoard needs.
+
+torch writes old-style ``Summary.Audio``; we write a DT_STRING [1] tensor with
+``AudioPluginData{encoding: WAV}`` and data class BLOB_SEQUENCE (FORMAT.md §6 item 11). Both are read back with TensorBoard's
+plugin event accumulator and compared by decoded WAV header and samples.
+"""
+
+from __future__ import annotations
+
+import io
+import wave
+import warnings
+
+import numpy as np
+import pytest
+from tensorboard.plugins.audio import metadata as audio_metadata
+from tensorboard.plugins.audio import plugin_data_pb2
+
+from eventwriter import SummaryWriter
+from eventwriter.audio import audio_summary
+from tbutil import plugin_accumulator, plugins_by_tag, tensor_values
+
+torch = pytest.importorskip("torch")
+from torch.utils.tensorboard import SummaryWriter as TorchWriter  # noqa: E402
+
+
+def _decode_wav(data: bytes):
+    with wave.open(io.BytesIO(data), "rb") as wav:
+        params = (wav.getnchannels(), wav.getsampwidth(), wav.getframerate(), wav.getnframes())
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    return params, samples
+
+
+def _clips(logdir) -> dict:
+    """``{tag: (plugin, [(step, wav params, samples)])}`` via TensorBoard's plugin accumulator."""
+    acc = plugin_accumulator(logdir)
+    out = {}
+    for tag, plugin in plugins_by_tag(acc).items():
+        rows = []
+        for step, blobs in tensor_values(acc, tag):
+            assert blobs.shape == (1,), tag  # torch's value migrates to [wav]; ours is written so
+            wav = blobs[0]
+            rows.append((step,) + _decode_wav(wav))
+        out[tag] = (plugin, rows)
+    return out
+
+
+def _sine(seconds=0.05, rate=8000, amplitude=0.9, seed=0):
+    t = np.arange(int(seconds * rate), dtype=np.float32) / rate
+    noise = np.random.default_rng(seed).standard_normal(t.shape).astype(np.float32) * 0.01
+    return torch.from_numpy(amplitude * np.sin(2 * np.pi * 440 * t) + noise)
+
+
+def test_samples_match_torch(tmp_path):
+    loud = _sine(amplitude=1.7, seed=1)
+
+    def log(w):
+        w.add_audio("mono", _sine(), 0, sample_rate=8000)
+        w.add_audio("mono", _sine(seed=2), 3, sample_rate=8000)
+        w.add_audio("row", _sine(seed=3).reshape(1, -1), 1, sample_rate=16000)
+        w.add_audio("column_float64", _sine(seed=4).reshape(-1, 1).double(), 2)
+        w.add_audio("clipped", loud, 4, sample_rate=8000)
+
+    with TorchWriter(str(tmp_path / "torch")) as writer:
+        log(writer)
+    with SummaryWriter(str(tmp_path / "ours")) as writer:
+        with pytest.warns(UserWarning, match="clipped"):
+            log(writer)
+    theirs, ours = _clips(tmp_path / "torch"), _clips(tmp_path / "ours")
+    assert sorted(ours) == sorted(theirs)
+    for tag, (plugin, rows) in theirs.items():
+        our_plugin, our_rows = ours[tag]
+        assert our_plugin == plugin == "audio"
+        assert [r[:2] for r in our_rows] == [r[:2] for r in rows], tag
+        for (_, _, samples), (_, _, our_samples) in zip(rows, our_rows):
+            np.testing.assert_array_equal(our_samples, samples, err_msg=tag)
+    assert ours["clipped"][1][0][2].max() == 32767
+    assert ours["row"][1][0][1] == (1, 2, 16000, 400)
+
+
+def test_new_style_encoding_is_wav(tmp_path):
+    with SummaryWriter(str(tmp_path)) as writer:
+        writer.add_audio("a", np.zeros(10, dtype=np.float32), 0)
+    acc = plugin_accumulator(tmp_path)
+    meta = acc.SummaryMetadata("a")
+    assert meta.plugin_data.plugin_name == "audio"
+    assert meta.data_class == 3  # BLOB_SEQUENCE
+    parsed = audio_metadata.parse_plugin_metadata(meta.plugin_data.content)
+    assert parsed.encoding == plugin_data_pb2.AudioPluginData.WAV
+    ((_, blobs),) = tensor_values(acc, "a")
+    assert blobs.shape == (1,) and blobs[0].startswith(b"RIFF")
+
+
+def test_audio_plugin_serves_audio_wav(tmp_path):
+    """TensorBoard's own audio plugin (Python data provider) picks the audio/wav MIME type and gets the WAV."""
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.audio import audio_plugin
+
+    clip = np.linspace(-1, 1, 50, dtype=np.float32)
+    with SummaryWriter(str(tmp_path)) as writer:
+        writer.add_audio("a", clip, 7, sample_rate=22050)
+    multiplexer = plugin_event_multiplexer.EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(tmp_path))
+    multiplexer.Reload()
+    provider = data_provider.MultiplexerDataProvider(multiplexer, str(tmp_path))
+    plugin = audio_plugin.AudioPlugin(base_plugin.TBContext(data_provider=provider))
+    ctx = context.RequestContext()
+    assert plugin._get_mime_type(ctx, "", ".", "a") == "audio/wav"
+    sequences = provider.read_blob_sequences(ctx, experiment_id="", plugin_name="audio", downsample=10)
+    (datum,) = sequences["."]["a"]
+    assert datum.step == 7 and len(datum.values) == 1
+    params, samples = _decode_wav(provider.read_blob(ctx, blob_key=datum.values[0].blob_key))
+    assert params == (1, 2, 22050, 50)
+    assert samples[0] == -32767 and samples[-1] == 32767
+
+
+def test_truncation_and_clipping_rule():
+    """x -> clip(x, -1, 1) * 32767 truncated toward zero (not rounded)."""
+    values = np.array([0.5, -0.5, 0.99999, 1.0, -1.0, 2.0, -3.0, 1e-6], dtype=np.float32)
+    with pytest.warns(UserWarning, match="clipped"):
+        summary = audio_summary("a", values, sample_rate=100)
+    (_, samples) = _decode_wav(summary.value[0].tensor.string_val[0])
+    assert samples.tolist() == [16383, -16383, 32766, 32767, -32767, 32767, -32767, 0]
+
+
+def test_clipping_warning_points_at_the_callers_line(tmp_path):
+    with SummaryWriter(str(tmp_path)) as writer:
+        with pytest.warns(UserWarning, match="clipped") as record:
+            writer.add_audio("loud", np.array([0.0, 2.0]), 0)
+    assert record[0].filename == __file__
+
+
+def test_no_warning_in_range():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        audio_summary("a", np.array([-1.0, 0.0, 1.0]))
+
+
+def test_sample_rate_is_stored_rounded():
+    (params, _) = _decode_wav(audio_summary("a", [0.0, 0.1], sample_rate=22050.4).value[0].tensor.string_val[0])
+    assert params[2] == 22050
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, word",
+    [
+        ({"snd_tensor": np.zeros((2, 100))}, ValueError, "snd_tensor"),
+        ({"snd_tensor": np.zeros((0,))}, ValueError, "snd_tensor"),
+        ({"snd_tensor": np.array([0.0, np.nan])}, ValueError, "snd_tensor"),
+        ({"snd_tensor": np.array([0.0, np.inf])}, ValueError, "snd_tensor"),
+        ({"snd_tensor": np.array(["a", "b"])}, TypeError, "snd_tensor"),
+        ({"snd_tensor": None}, TypeError, "snd_tensor"),
+        ({"sample_rate": 0}, ValueError, "sample_rate"),
+        ({"sample_rate": -8000}, ValueError, "sample_rate"),
+        ({"sample_rate": float("inf")}, ValueError, "sample_rate"),
+        ({"sample_rate": "44100"}, TypeError, "sample_rate"),
+        ({"sample_rate": True}, TypeError, "sample_rate"),
+    ],
+)
+def test_bad_input_names_the_argument(kwargs, exc, word):
+    args = {"tag": "a", "snd_tensor": np.zeros(10), **kwargs}
+    with pytest.raises(exc, match=word):
+        audio_summary(**args)
+
+
+def test_failed_call_writes_nothing(tmp_path):
+    with SummaryWriter(str(tmp_path)) as writer:
+        with pytest.raises(ValueError):
+            writer.add_audio("bad", np.array([0.1, np.nan]), 0)
+        writer.add_audio("good", np.zeros(4), 1)
+    assert sorted(plugins_by_tag(plugin_accumulator(tmp_path))) == ["good"]
+
+
+@pytest.mark.server
+@pytest.mark.slow
+@pytest.mark.parametrize("load_fast", [True, False])
+def test_running_tensorboard_serves_audio_wav(tmp_path, tb_server, load_fast):
+    """Both loaders (Rust data server and Python) list the clip and serve it as audio/wav."""
+    import urllib.parse
+
+    clip = np.linspace(-1, 1, 64, dtype=np.float32)
+    with SummaryWriter(str(tmp_path / "ours")) as writer:
+        writer.add_audio("a", clip, 3, sample_rate=8000)
+    # The fixture's samples_per_plugin=audio=0 means "downsample to 0" for the audio route: ask for all.
+    server = tb_server(tmp_path, load_fast=load_fast, extra_args=["--samples_per_plugin", "audio=100"])
+    server.wait_for(lambda tags: "a" in tags.get("ours", {}), "/data/plugin/audio/tags")
+    query = urllib.parse.urlencode({"run": "ours", "tag": "a", "sample": 0})
+    (entry,) = server.get_json("/data/plugin/audio/audio?" + query)
+    assert (entry["step"], entry["contentType"]) == (3, "audio/wav")
+    content_type, body = server.get_with_type("/data/plugin/audio/individualAudio?" + entry["query"])
+    assert content_type == "audio/wav"
+    params, samples = _decode_wav(body)
+    assert params == (1, 2, 8000, 64) and samples[0] == -32767 and samples[-1] == 32767
