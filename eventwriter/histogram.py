@@ -3,7 +3,8 @@
 Layout (FORMAT.md §3.2, §4): one ``Summary.Value{tag, histo=HistogramProto}`` without metadata.
 ``bucket_limit[i]`` is the *right* edge of ``bucket[i]``; TensorBoard uses ``min``/``max`` as the
 outermost edges (§5.2). min, max, num, sum and sum_squares are computed from the raw values in
-float64 (``sum`` by numpy's pairwise sum, ``sum_squares`` by ``dot``, as torch does).
+float64: min, max and num exactly as torch's; sum and sum_squares (pairwise sums per chunk, where
+torch uses one ``sum()`` and a BLAS ``dot``) agree with torch's to about 1e-15 relative.
 
 ``bins="tensorflow"`` (the default) uses TensorBoard's fixed exponential bins: 1549 edges,
 ``-p[::-1] + [0] + p`` where ``p`` starts at 1e-12 and is multiplied by 1.1 while below 1e20. Every
@@ -101,8 +102,8 @@ class _Bucketer:
         rounded = edges.astype(self.float_dtype)
         below = rounded.astype(np.float64) < edges  # rounded down: step up to the next float
         rounded[below] = np.nextafter(rounded[below], self.float_dtype.type(np.inf))
-        keys = self._keys(np.where(rounded == 0, self.float_dtype.type(-0.0), rounded)).astype(np.uint64)
-        self.last_key = int(keys[-1])
+        rounded[rounded == 0] = -0.0
+        keys = self._keys(rounded.view(sint_dtype), np.empty(len(edges), sint_dtype)).astype(np.uint64)
         # Values equal to the last edge belong in the last (closed) bin. In float32 that edge is
         # not representable, so nothing can equal it.
         self.last_edge_exact = bool(rounded[-1].astype(np.float64) == edges[-1])
@@ -120,48 +121,37 @@ class _Bucketer:
         table = ((edges_below.astype(np.uint64) + np.uint64(1)) << np.uint64(self.shift + 1)) - offset
         self.table = table.astype(uint_dtype)
 
-    def _keys(self, values: np.ndarray) -> np.ndarray:
-        bits = values.view(self.sint_dtype)
-        keys = bits >> self.sign_bits  # 0 for positive, -1 for negative
-        keys |= self.sign_min  # sign bit alone, or all bits
-        keys ^= bits
-        return keys.view(self.uint_dtype)
+    def _keys(self, bits: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Order-preserving unsigned keys of floats given as signed-int ``bits``, written to ``out``."""
+        np.right_shift(bits, self.sign_bits, out=out)  # 0 for positive, -1 for negative
+        out |= self.sign_min  # the sign bit alone, or all bits
+        out ^= bits
+        return out.view(self.uint_dtype)
 
     def counts(self, values: np.ndarray) -> Tuple[np.ndarray, int]:
         """Return (counts of the 1548 bins, number of values outside all bins) for a 1-D array.
 
         Works through the array in chunks that stay in the CPU cache, with preallocated buffers,
-        which is several times faster than whole-array temporaries. Each chunk's counts go to
-        ``_LANES`` interleaved sub-histograms, so that neighbouring values landing in the same bin
-        do not wait on each other inside ``np.bincount``.
+        which is several times faster than whole-array temporaries.
         """
         size = len(values)
         chunk = min(_CHUNK, size)
         all_bits = values.view(self.sint_dtype)
         work = np.empty(chunk, dtype=self.sint_dtype)
         index = np.empty(chunk, dtype=self.uint_dtype)
-        lanes = _lane_offsets(self.num_edges + 1, self.uint_dtype)
-        width = _LANES * (self.num_edges + 1)
-        total = np.zeros(width, dtype=np.int64)
+        full = np.zeros(self.num_edges + 1, dtype=np.int64)
         shift = self.shift
         for start in range(0, size, chunk):
             bits = all_bits[start : start + chunk]
             n = len(bits)
-            keys = work[:n]
             idx = index[:n]
-            # Order-preserving unsigned key: flip all bits of negatives, the sign bit of positives.
-            np.right_shift(bits, self.sign_bits, out=keys)
-            keys |= self.sign_min
-            keys ^= bits
-            ukeys = keys.view(self.uint_dtype)
+            ukeys = self._keys(bits, work[:n])
             np.right_shift(ukeys, shift, out=idx)
             ukeys &= self.low_mask
             self.table.take(idx, mode="clip", out=idx)
             idx += ukeys
             idx >>= shift + 1  # number of edges <= value, 0..1549
-            idx += lanes[:n]
-            total += np.bincount(idx.view(self.sint_dtype), minlength=width)
-        full = total.reshape(_LANES, -1).sum(axis=0)
+            full += np.bincount(idx.view(self.sint_dtype), minlength=self.num_edges + 1)
         bins = full[1 : self.num_edges]
         outside = int(full[0]) + int(full[self.num_edges])
         if full[self.num_edges] and self.last_edge_exact:
@@ -172,17 +162,6 @@ class _Bucketer:
 
 
 _CHUNK = 1 << 16
-_LANES = 4
-_lane_cache: Dict[Tuple[int, np.dtype], np.ndarray] = {}
-
-
-def _lane_offsets(stride: int, dtype: np.dtype) -> np.ndarray:
-    offsets = _lane_cache.get((stride, dtype))
-    if offsets is None:
-        offsets = np.tile(np.arange(_LANES, dtype=dtype) * dtype.type(stride), _CHUNK // _LANES)
-        offsets.setflags(write=False)
-        _lane_cache[(stride, dtype)] = offsets
-    return offsets
 
 
 def _bucketer(dtype: np.dtype) -> _Bucketer:
@@ -212,6 +191,33 @@ def _flat_values(values: Any) -> np.ndarray:
     elif array.dtype.byteorder not in "=|":
         array = array.astype(array.dtype.newbyteorder("="))
     return np.ascontiguousarray(array)
+
+
+def _statistics(values: np.ndarray) -> Tuple[float, float, float, float]:
+    """(min, max, sum, sum of squares) of a 1-D array, in float64, one cache-sized chunk at a time.
+
+    torch converts the whole array to float64 and uses ``sum()`` and BLAS ``dot``. Chunked pairwise
+    sums read the data once, need no float64 copy and no BLAS threads (which stall badly on a busy
+    machine, and whose rounding depends on the thread count); the results agree with torch's to
+    about 1e-15 relative (exactly, for min and max).
+    """
+    size = len(values)
+    double = np.empty(min(_CHUNK, size), dtype=np.float64)
+    squares = np.empty_like(double)
+    low, high, total, total_squares = math.inf, -math.inf, 0.0, 0.0
+    for start in range(0, size, _CHUNK):
+        chunk = values[start : start + _CHUNK]
+        n = len(chunk)
+        low = min(low, float(chunk.min()))  # NaN propagates through numpy's min/max
+        high = max(high, float(chunk.max()))
+        if chunk.dtype == np.float64:
+            as_double = chunk
+        else:
+            as_double = double[:n]
+            as_double[...] = chunk
+        total += float(as_double.sum())
+        total_squares += float(np.multiply(as_double, as_double, out=squares[:n]).sum())
+    return low, high, total, total_squares
 
 
 def _check_bins(bins: Any) -> Union[str, int, np.ndarray]:
@@ -282,14 +288,10 @@ def histogram_summary(
             raise ValueError(f"max_bins must be at least 1, got {max_bins}")
     flat = _flat_values(values)
 
-    low = float(flat.min())
-    high = float(flat.max())
-    if not (math.isfinite(low) and math.isfinite(high)):  # min/max propagate NaN
+    low, high, total, total_squares = _statistics(flat)
+    if not (math.isfinite(low) and math.isfinite(high)):
         bad = int(flat.size - np.count_nonzero(np.isfinite(flat)))
         raise ValueError(f"values must be finite, got {bad} NaN or infinite element(s)")
-    as_double = flat if flat.dtype == np.float64 else flat.astype(np.float64)
-    total = float(as_double.sum())
-    total_squares = float(as_double.dot(as_double))
 
     if isinstance(bins, str) and bins == "tensorflow":
         limits = tensorflow_bin_edges()
@@ -306,7 +308,7 @@ def histogram_summary(
                 stacklevel=3,
             )
     else:
-        counts, limits = np.histogram(as_double, bins=bins)
+        counts, limits = np.histogram(flat.astype(np.float64), bins=bins)
 
     if max_bins is not None and len(counts) > max_bins:
         counts, limits = _merge_bins(counts, limits, int(max_bins))
@@ -366,8 +368,8 @@ def histogram_raw_summary(
         TypeError: a statistic is not a real number, or the buckets are not numeric.
         ValueError: ``bucket_limits`` and ``bucket_counts`` differ in length or are not 1-D.
     """
-    stats = {name: _real_number(value, name) for name, value in (
-        ("min", min), ("max", max), ("num", num), ("sum", sum), ("sum_squares", sum_squares))}
+    given = (("min", min), ("max", max), ("num", num), ("sum", sum), ("sum_squares", sum_squares))
+    stats = {name: _real_number(value, name) for name, value in given}
     limits = to_numpy(bucket_limits, "bucket_limits")
     counts = to_numpy(bucket_counts, "bucket_counts")
     for name, array in (("bucket_limits", limits), ("bucket_counts", counts)):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import warnings
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 from . import wire
@@ -91,6 +92,7 @@ class SummaryWriter:
         # tag -> the encoded Event bytes that follow the wall_time/step fields, minus the value.
         self._scalar_prefixes: Dict[str, bytes] = {}
         self._last_scalar_step: Dict[str, Optional[int]] = {}
+        self._run_hparams: Optional[Dict[str, Any]] = None
         self._get_file_writer()
 
     # -- files -------------------------------------------------------------------------------
@@ -508,6 +510,8 @@ class SummaryWriter:
         Difference from torch: with ``run_name=None`` everything goes into this writer's own run
         (torch creates a sub-run named after ``time.time()``, pytorch/pytorch#32651), so the
         metrics are ordinary scalar tags of the run and later ``add_scalar`` calls update them.
+        Calling it again without ``run_name`` updates the metrics (TensorBoard shows only the first
+        hyperparameters of a run; a different ``hparam_dict`` gives a warning).
         With a ``run_name``, a sub-run ``<log_dir>/<run_name>`` is written, as torch does.
         Booleans stay booleans (torch stores them as 1.0/0.0).
 
@@ -523,8 +527,18 @@ class SummaryWriter:
         step = event_step(global_step)
         wall_time = time.time()
         if run_name is None:
-            for summary in summaries:
-                self._write_summary_bytes(summary.SerializeToString(), step, wall_time)
+            # TensorBoard takes a tag's metadata from its first occurrence in a run, so hparams
+            # written here a second time would be ignored: later calls only update the metrics.
+            if self._run_hparams is None:
+                self._run_hparams = dict(hparam_dict)
+                for summary in summaries:
+                    self._write_summary_bytes(summary.SerializeToString(), step, wall_time)
+            elif self._run_hparams != hparam_dict:
+                warnings.warn(
+                    "add_hparams: this run already has hyperparameters and TensorBoard shows only the "
+                    "first set; only the metrics were updated. Pass run_name=... for a separate session.",
+                    stacklevel=2,
+                )
             for tag, value in metrics:
                 # A metric tag already logged here keeps its history: write at its latest step
                 # (TensorBoard's default loader would drop every later point if we wrote step 0).

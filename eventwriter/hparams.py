@@ -1,0 +1,190 @@
+"""Hyperparameters for TensorBoard's HParams dashboard, as torch's ``add_hparams`` writes them.
+
+Layout (FORMAT.md §3.5, §4, §5.9): three Summaries, each with one value that carries only a tag
+and metadata (no tensor), plugin ``hparams``, content ``HParamsPluginData{version 0, ...}``:
+
+1. ``_hparams_/experiment``: ``Experiment{hparam_infos, metric_infos}``, the dashboard's columns.
+   TensorBoard honours only one experiment per logdir (the first run that has one).
+2. ``_hparams_/session_start_info``: ``SessionStartInfo{hparams}``, this run's values.
+3. ``_hparams_/session_end_info``: ``SessionEndInfo{status SUCCESS}``.
+
+A metric's value is the last scalar with the metric's tag in the same run, so the writer logs
+``metric_dict`` as ordinary scalars next to these summaries. Like torch, no start/end times and
+no group name are set (TensorBoard then groups sessions by run name).
+
+Value types: ``bool`` (also numpy bools) → ``bool_value`` with type BOOL; ``str`` →
+``string_value``, STRING; real numbers (Python, numpy scalars, one-element arrays or tensors) →
+``number_value``, FLOAT64; ``None`` → left out. Differences from torch:
+
+* Booleans stay booleans. torch's number check catches them first, so it stores 1.0/0.0 as
+  FLOAT64 and the dashboard shows a numeric column.
+* Any other type raises ``TypeError`` naming the key (torch: ``ValueError`` without the key).
+* ``hparam_domain_discrete`` must name keys of ``hparam_dict`` whose value is not None, with a
+  non-empty list of values of the same kind; ints and floats mix freely for numbers (torch
+  requires the exact Python type of the value).
+* ``metric_dict`` values must be real numbers or bools (one-element tensors too); NaN and infinity are
+  allowed, as scalars allow them (a diverged run's loss is worth seeing).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+from google.protobuf import struct_pb2
+
+from . import protos
+from .metadata import PLUGIN_HPARAMS, summary_metadata
+from .tensors import to_numpy
+
+__all__ = ["hparams_summaries", "EXPERIMENT_TAG", "SESSION_START_INFO_TAG", "SESSION_END_INFO_TAG"]
+
+EXPERIMENT_TAG = "_hparams_/experiment"
+SESSION_START_INFO_TAG = "_hparams_/session_start_info"
+SESSION_END_INFO_TAG = "_hparams_/session_end_info"
+
+_KIND_NAMES = {
+    protos.HPARAM_TYPE_BOOL: "bool",
+    protos.HPARAM_TYPE_STRING: "str",
+    protos.HPARAM_TYPE_FLOAT64: "a real number",
+}
+
+
+def _classify(value: Any, name: str) -> Tuple[int, Any]:
+    """Return (hparams DataType, Python value) for one hparam/domain value, or raise TypeError."""
+    if isinstance(value, (bool, np.bool_)):
+        return protos.HPARAM_TYPE_BOOL, bool(value)
+    if isinstance(value, str):
+        return protos.HPARAM_TYPE_STRING, str(value)
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return protos.HPARAM_TYPE_FLOAT64, float(value)
+    if isinstance(value, (bytes, complex, np.complexfloating, dict, list, tuple, set)) or value is None:
+        raise TypeError(f"{name} must be a bool, str or real number, got {type(value).__name__}")
+    try:  # one-element numpy arrays and tensors
+        array = to_numpy(value, name)
+    except TypeError:
+        raise TypeError(f"{name} must be a bool, str or real number, got {type(value).__name__}") from None
+    if array.size != 1 or array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must be a bool, str or real number, got {type(value).__name__} "
+            f"of shape {tuple(array.shape)} and dtype {array.dtype}"
+        )
+    item = array.reshape(()).item()
+    if array.dtype.kind == "b":
+        return protos.HPARAM_TYPE_BOOL, bool(item)
+    return protos.HPARAM_TYPE_FLOAT64, float(item)
+
+
+def _struct_value(kind: int, value: Any) -> struct_pb2.Value:
+    if kind == protos.HPARAM_TYPE_BOOL:
+        return struct_pb2.Value(bool_value=value)
+    if kind == protos.HPARAM_TYPE_STRING:
+        return struct_pb2.Value(string_value=value)
+    return struct_pb2.Value(number_value=value)
+
+
+def _plugin_summary(tag: str, data: "protos.HParamsPluginData") -> "protos.Summary":
+    metadata = summary_metadata(PLUGIN_HPARAMS, data.SerializeToString())
+    return protos.Summary(value=[protos.Summary.Value(tag=tag, metadata=metadata)])
+
+
+def _domains(
+    hparam_domain_discrete: Optional[Dict[str, List[Any]]], kinds: Dict[str, int], hparam_dict: Dict[str, Any]
+) -> Dict[str, struct_pb2.ListValue]:
+    if hparam_domain_discrete is None:
+        return {}
+    if not isinstance(hparam_domain_discrete, dict):
+        raise TypeError(f"hparam_domain_discrete must be a dict or None, got {type(hparam_domain_discrete).__name__}")
+    domains = {}
+    for key, options in hparam_domain_discrete.items():
+        name = f"hparam_domain_discrete[{key!r}]"
+        if key not in hparam_dict:
+            raise ValueError(f"{name}: {key!r} is not a key of hparam_dict")
+        if key not in kinds:
+            raise ValueError(f"{name}: hparam_dict[{key!r}] is None, so it has no column to restrict")
+        if not isinstance(options, (list, tuple)):
+            raise TypeError(f"{name} must be a list of values, got {type(options).__name__}")
+        if not options:
+            raise ValueError(f"{name} must list at least one value")
+        values = []
+        for option in options:
+            try:
+                kind, python_value = _classify(option, name)
+            except TypeError:
+                kind, python_value = None, None
+            if kind != kinds[key]:
+                raise TypeError(
+                    f"{name} must hold values of the same kind as hparam_dict[{key!r}] "
+                    f"({_KIND_NAMES[kinds[key]]}), got {option!r}"
+                )
+            values.append(_struct_value(kind, python_value))
+        domains[key] = struct_pb2.ListValue(values=values)
+    return domains
+
+
+def hparams_summaries(
+    hparam_dict: Dict[str, Any],
+    metric_dict: Dict[str, Any],
+    hparam_domain_discrete: Optional[Dict[str, List[Any]]] = None,
+) -> Tuple["protos.Summary", "protos.Summary", "protos.Summary"]:
+    """The three HParams summaries (experiment, session start, session end) for one run.
+
+    Args:
+        hparam_dict: ``{name: value}``; values bool, str, real number or None (left out).
+        metric_dict: ``{scalar tag: value}``; only the tags go into the experiment, the values
+            must be logged as scalars of the same run (the writer does that).
+        hparam_domain_discrete: optional ``{name: [possible values]}`` for the dashboard's filters.
+
+    Returns:
+        ``(experiment, session_start_info, session_end_info)`` Summaries, to be written in this
+        order (torch writes all three with the same step).
+
+    Raises:
+        TypeError: a dict of the wrong type, a non-str key, a value of an unsupported type, or
+            a domain value of another kind than its hparam.
+        ValueError: a domain for an unknown or None hparam, or an empty domain.
+    """
+    if not isinstance(hparam_dict, dict):
+        raise TypeError(f"hparam_dict must be a dict, got {type(hparam_dict).__name__}")
+    if not isinstance(metric_dict, dict):
+        raise TypeError(f"metric_dict must be a dict, got {type(metric_dict).__name__}")
+
+    kinds: Dict[str, int] = {}
+    start_info = protos.SessionStartInfo()
+    for key, value in hparam_dict.items():
+        if not isinstance(key, str):
+            raise TypeError(f"hparam_dict keys must be str, got {type(key).__name__} {key!r}")
+        if value is None:
+            continue
+        kind, python_value = _classify(value, f"hparam_dict[{key!r}]")
+        kinds[key] = kind
+        start_info.hparams[key].CopyFrom(_struct_value(kind, python_value))
+
+    for key, value in metric_dict.items():
+        if not isinstance(key, str):
+            raise TypeError(f"metric_dict keys must be str, got {type(key).__name__} {key!r}")
+        name = f"metric_dict[{key!r}]"
+        kind, _ = _classify(value, name)
+        if kind == protos.HPARAM_TYPE_STRING:
+            raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+
+    domains = _domains(hparam_domain_discrete, kinds, hparam_dict)
+    hparam_infos = []
+    for key, kind in kinds.items():
+        info = protos.HParamInfo(name=key, type=kind)
+        if key in domains:
+            info.domain_discrete.CopyFrom(domains[key])
+        hparam_infos.append(info)
+    metric_infos = [protos.MetricInfo(name=protos.MetricName(tag=key)) for key in metric_dict]
+    experiment = protos.Experiment(hparam_infos=hparam_infos, metric_infos=metric_infos)
+
+    return (
+        _plugin_summary(EXPERIMENT_TAG, protos.HParamsPluginData(version=0, experiment=experiment)),
+        _plugin_summary(SESSION_START_INFO_TAG, protos.HParamsPluginData(version=0, session_start_info=start_info)),
+        _plugin_summary(
+            SESSION_END_INFO_TAG,
+            protos.HParamsPluginData(
+                version=0, session_end_info=protos.SessionEndInfo(status=protos.STATUS_SUCCESS)
+            ),
+        ),
+    )

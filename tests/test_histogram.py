@@ -1,0 +1,261 @@
+"""Histograms: identical to torch's through TensorBoard's loaders; exact buckets; input errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from tbutil import legacy_accumulator, plugin_accumulator, tensor_values
+from torch.utils.tensorboard import SummaryWriter as TorchWriter
+from torch.utils.tensorboard.summary import histogram as torch_histogram
+
+from eventwriter import SummaryWriter
+from eventwriter.histogram import histogram_raw_summary, histogram_summary, tensorflow_bin_edges
+
+EDGES = tensorflow_bin_edges()
+
+
+def _torch_default_bins():
+    # The 1549 "tensorflow" edges exactly as torch's SummaryWriter builds them.
+    edge, positive = 1e-12, []
+    while edge < 1e20:
+        positive.append(edge)
+        edge *= 1.1
+    return [-e for e in positive[::-1]] + [0] + positive
+
+
+TORCH_BINS = _torch_default_bins()
+
+
+def _assert_histo_equal(ours, theirs):
+    assert ours.min == theirs.min
+    assert ours.max == theirs.max
+    assert ours.num == theirs.num
+    # torch sums the whole array and uses BLAS dot; we sum per chunk: same values up to rounding.
+    assert ours.sum == pytest.approx(theirs.sum, rel=1e-13, abs=1e-12 * max(1.0, abs(ours.max), abs(ours.min)))
+    assert ours.sum_squares == pytest.approx(theirs.sum_squares, rel=1e-13, abs=1e-300)
+    assert list(ours.bucket_limit) == list(theirs.bucket_limit)
+    assert list(ours.bucket) == list(theirs.bucket)
+
+
+def _write_both(tmp_path, calls):
+    """Run ``calls(writer)`` on torch's writer and ours; return the two run directories."""
+    dirs = []
+    for name, cls in (("torch", TorchWriter), ("ours", SummaryWriter)):
+        run = tmp_path / name
+        writer = cls(str(run))
+        calls(writer)
+        writer.close()
+        dirs.append(run)
+    return dirs
+
+
+def test_edges_match_torch():
+    assert len(EDGES) == 1549
+    assert EDGES.tolist() == TORCH_BINS
+    assert not EDGES.flags.writeable
+
+
+RNG = np.random.default_rng(1234)
+INPUTS = {
+    "normal_float32_tensor": torch.from_numpy(RNG.standard_normal(20_000).astype(np.float32)),
+    "normal_float64": RNG.standard_normal(5_000),
+    "constant": np.full(100, 3.5),
+    "single_value": np.array([0.25]),
+    "negative_only": -np.abs(RNG.standard_normal(500)) - 1e-3,
+    "zeros_and_signed_zero": np.array([0.0, -0.0, 0.0, 1e-300, -1e-300]),
+    "ints": RNG.integers(-50, 50, (10, 10)),
+    "uint8": RNG.integers(0, 256, 300).astype(np.uint8),
+    "bool": RNG.random(50) > 0.5,
+    "float16_tensor": torch.randn(1000, generator=torch.Generator().manual_seed(0)).half(),
+    "big_endian": RNG.standard_normal(400).astype(">f8"),
+    "wide_range": RNG.standard_normal(3_000) * np.exp(RNG.uniform(-40, 40, 3_000)),
+    "on_edges": np.concatenate([EDGES[::7], np.nextafter(EDGES[::11], np.inf), np.nextafter(EDGES[::13], -np.inf)]),
+}
+
+
+BIN_SETTINGS = [("tensorflow", None), ("tensorflow", 100), (10, None), ("auto", None), ("fd", None), (30, 7)]
+# numpy's estimators ask for ~1e16 bins on these inputs (a MemoryError in torch too): not a case.
+ESTIMATOR_UNSUITABLE = {"wide_range", "on_edges"}
+
+
+@pytest.mark.parametrize(
+    "name,bins,max_bins",
+    [
+        (name, bins, max_bins)
+        for name in sorted(INPUTS)
+        for bins, max_bins in BIN_SETTINGS
+        if not (name in ESTIMATOR_UNSUITABLE and bins in ("auto", "fd"))
+    ],
+)
+def test_builder_matches_torch(name, bins, max_bins):
+    values = INPUTS[name]
+    if name == "on_edges" and bins == "tensorflow":
+        # it holds the float just above the last edge: not counted, with a warning (tested below)
+        values = values[np.abs(values) <= EDGES[-1]]
+    torch_bins = TORCH_BINS if bins == "tensorflow" else bins
+    theirs = torch_histogram("h", values, torch_bins, max_bins=max_bins).value[0]
+    ours = histogram_summary("h", values, bins=bins, max_bins=max_bins).value[0]
+    assert ours.tag == theirs.tag == "h"
+    assert not ours.HasField("metadata")
+    _assert_histo_equal(ours.histo, theirs.histo)
+
+
+def test_explicit_edges_match_torch():
+    values = RNG.standard_normal(1000)
+    edges = [-3.0, -1.0, 0.0, 0.5, 2.0, 4.0]
+    _assert_histo_equal(histogram_summary("h", values, bins=edges).value[0].histo, torch_histogram("h", values, edges).value[0].histo)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tensorflow_buckets_equal_numpy_on_adversarial_values(dtype):
+    # Every edge (rounded to the dtype), its neighbouring floats, extremes, subnormals, zeros and
+    # random bit patterns: the lookup-table bucketing must agree with numpy.histogram exactly.
+    info = np.finfo(dtype)
+    edges = EDGES.astype(dtype)
+    special = np.array([0.0, -0.0, info.smallest_subnormal, -info.smallest_subnormal, info.tiny, -info.tiny, 1.0, -1.0], dtype)
+    int_type = np.int32 if dtype == np.float32 else np.int64
+    bits = np.random.default_rng(7).integers(np.iinfo(int_type).min, np.iinfo(int_type).max, 400_000, dtype=int_type)
+    random = bits.view(dtype)
+    random = random[np.isfinite(random) & (np.abs(random) <= EDGES[-1])]
+    values = np.concatenate(
+        [edges, np.nextafter(edges, dtype(np.inf)), np.nextafter(edges, dtype(-np.inf)), special, random]
+    )
+    if dtype == np.float64:
+        values = np.concatenate([values, EDGES, -EDGES])
+    values = values[np.abs(values.astype(np.float64)) <= EDGES[-1]]
+    histo = histogram_summary("h", values).value[0].histo
+    counts, _ = np.histogram(values.astype(np.float64), EDGES)
+    nonzero = np.flatnonzero(counts)
+    first, last = nonzero[0], nonzero[-1]
+    expected = ([0] if first == 0 else [counts[first - 1]]) + counts[first : last + 1].tolist()
+    assert list(histo.bucket) == expected
+    assert list(histo.bucket_limit) == EDGES[first : last + 2].tolist()
+    assert sum(histo.bucket) == len(values)
+
+
+def test_large_input_matches_torch_and_chunks_add_up():
+    # More than one 65536-value chunk, plus values exactly on the last (closed) edge.
+    values = RNG.standard_normal(200_003).astype(np.float32)
+    _assert_histo_equal(histogram_summary("h", values).value[0].histo, torch_histogram("h", values, TORCH_BINS).value[0].histo)
+    on_last = np.array([EDGES[-1], EDGES[-1], 1.0, EDGES[0]])
+    histo = histogram_summary("h", on_last).value[0].histo
+    _assert_histo_equal(histo, torch_histogram("h", on_last, TORCH_BINS).value[0].histo)
+    assert sum(histo.bucket) == 4
+
+
+def test_values_beyond_the_bins_warn_and_are_not_counted_like_torch():
+    values = np.array([1.0, 2.0, 1e25, -1e30])
+    with pytest.warns(UserWarning, match="values: 2 value"):
+        ours = histogram_summary("h", values).value[0].histo
+    _assert_histo_equal(ours, torch_histogram("h", values, TORCH_BINS).value[0].histo)
+    assert sum(ours.bucket) == 2 and ours.num == 4 and ours.max == 1e25
+
+
+def test_all_values_beyond_the_bins_raise():
+    with pytest.raises(ValueError, match="values: all 2 value"):
+        histogram_summary("h", np.array([1e21, 2e21]))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_values_raise(bad):
+    with pytest.raises(ValueError, match="values must be finite, got 1 NaN or infinite"):
+        histogram_summary("h", np.array([1.0, bad, 2.0], dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        ({"values": []}, ValueError, "values must not be empty"),
+        ({"values": np.array([1 + 2j])}, TypeError, "values must be real"),
+        ({"values": ["a", "b"]}, TypeError, "values must be a numeric array"),
+        ({"values": None}, TypeError, "values"),
+        ({"values": [1.0], "bins": "nope"}, ValueError, "bins must be 'tensorflow'"),
+        ({"values": [1.0], "bins": 0}, ValueError, "bins must be a positive number"),
+        ({"values": [1.0], "bins": True}, TypeError, "bins must be"),
+        ({"values": [1.0], "bins": [3.0, 1.0]}, ValueError, "bins as edges must be finite and increase"),
+        ({"values": [1.0], "max_bins": 0}, ValueError, "max_bins must be at least 1"),
+        ({"values": [1.0], "max_bins": 2.5}, TypeError, "max_bins must be an int"),
+    ],
+)
+def test_bad_input_raises_naming_the_argument(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        histogram_summary("h", **kwargs)
+
+
+def test_writer_matches_torch_through_both_loaders(tmp_path):
+    data = RNG.standard_normal((3, 2000)).astype(np.float32)
+
+    def calls(writer):
+        for step in range(3):
+            writer.add_histogram("weights", torch.from_numpy(data[step] * (step + 1)), step)
+        writer.add_histogram("ints", np.arange(100), 5, bins=10)
+        writer.add_histogram("merged", data[0], 6, max_bins=50)
+
+    torch_dir, our_dir = _write_both(tmp_path, calls)
+    theirs, ours = legacy_accumulator(torch_dir), legacy_accumulator(our_dir)
+    assert sorted(ours.Tags()["histograms"]) == sorted(theirs.Tags()["histograms"]) == ["ints", "merged", "weights"]
+    for tag in ours.Tags()["histograms"]:
+        mine, other = ours.Histograms(tag), theirs.Histograms(tag)
+        assert [e.step for e in mine] == [e.step for e in other]
+        for a, b in zip(mine, other):
+            _assert_histo_equal(a.histogram_value, b.histogram_value)
+        # the Distributions dashboard's compressed form
+        assert [c.compressed_histogram_values for c in ours.CompressedHistograms(tag)] == [
+            c.compressed_histogram_values for c in theirs.CompressedHistograms(tag)
+        ]
+    theirs, ours = plugin_accumulator(torch_dir), plugin_accumulator(our_dir)
+    for tag in ("weights", "ints", "merged"):
+        assert ours.SummaryMetadata(tag).plugin_data.plugin_name == "histograms"
+        mine, other = tensor_values(ours, tag), tensor_values(theirs, tag)
+        assert [s for s, _ in mine] == [s for s, _ in other]
+        for (_, a), (_, b) in zip(mine, other):
+            assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_histogram_raw_matches_torch(tmp_path):
+    values = np.concatenate([np.full(n, i + 0.001) for i, n in enumerate(range(50))])
+    counts, limits = np.histogram(values, bins=np.arange(52))
+    args = dict(
+        min=values.min(),
+        max=values.max(),
+        num=len(values),
+        sum=values.sum(),
+        sum_squares=values.dot(values),
+        bucket_limits=limits[1:].tolist(),
+        bucket_counts=counts.tolist(),
+    )
+    torch_dir, our_dir = _write_both(tmp_path, lambda w: w.add_histogram_raw("raw", global_step=3, **args))
+    (mine,), (other,) = legacy_accumulator(our_dir).Histograms("raw"), legacy_accumulator(torch_dir).Histograms("raw")
+    assert mine.step == other.step == 3
+    assert mine.histogram_value == other.histogram_value
+    # numpy and torch inputs are accepted too
+    summary = histogram_raw_summary("raw", 0, 1, 2, 1, 1, torch.tensor([0.5, 1.0]), np.array([1, 1]))
+    assert list(summary.value[0].histo.bucket) == [1.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    "override,error,match",
+    [
+        ({"bucket_counts": [1, 2]}, ValueError, "bucket_limits and bucket_counts must have the same length, got 3 and 2"),
+        ({"bucket_limits": [[1, 2, 3]]}, ValueError, "bucket_limits must be 1-D"),
+        ({"bucket_counts": ["a", "b", "c"]}, TypeError, "bucket_counts must be numeric"),
+        ({"min": "zero"}, TypeError, "min must be a real number"),
+        ({"num": [1, 2]}, TypeError, "num must be a real number"),
+    ],
+)
+def test_histogram_raw_bad_input(override, error, match):
+    args = dict(min=0, max=3, num=6, sum=9, sum_squares=19, bucket_limits=[1, 2, 3], bucket_counts=[1, 2, 3])
+    args.update(override)
+    with pytest.raises(error, match=match):
+        histogram_raw_summary("raw", **args)
+
+
+def test_failed_call_writes_nothing(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    with pytest.raises(ValueError):
+        writer.add_histogram("h", np.array([np.nan]), 0)
+    writer.add_histogram("ok", np.ones(3), 1)
+    writer.close()
+    acc = legacy_accumulator(tmp_path)
+    assert acc.Tags()["histograms"] == ["ok"]

@@ -1,0 +1,176 @@
+"""HParams: same plugin data as torch (bools kept as bools), parsed by TensorBoard; input checks."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+from tbutil import plugin_accumulator, run_dirs, scalar_series
+from tensorboard.plugins.hparams import api_pb2 as tb_api_pb2
+from tensorboard.plugins.hparams import metadata as tb_hparams_metadata
+from torch.utils.tensorboard import SummaryWriter as TorchWriter
+
+from eventwriter import SummaryWriter
+from eventwriter.hparams import hparams_summaries
+
+TAGS = ("_hparams_/experiment", "_hparams_/session_start_info", "_hparams_/session_end_info")
+
+
+def _parsed(acc):
+    parse = (
+        tb_hparams_metadata.parse_experiment_plugin_data,
+        tb_hparams_metadata.parse_session_start_info_plugin_data,
+        tb_hparams_metadata.parse_session_end_info_plugin_data,
+    )
+    out = []
+    for tag, parser in zip(TAGS, parse):
+        meta = acc.SummaryMetadata(tag)
+        assert meta.plugin_data.plugin_name == "hparams"
+        out.append(parser(meta.plugin_data.content))
+    return out
+
+
+def _write_both(tmp_path, hparams, metrics, domains=None, step=None):
+    accs = []
+    for name, cls in (("torch", TorchWriter), ("ours", SummaryWriter)):
+        writer = cls(str(tmp_path / name))
+        writer.add_hparams(hparams, metrics, hparam_domain_discrete=domains, run_name="session", global_step=step)
+        writer.close()
+        assert "session" in run_dirs(tmp_path / name)
+        accs.append(plugin_accumulator(tmp_path / name / "session"))
+    return accs
+
+
+def test_matches_torch_for_numbers_and_strings(tmp_path):
+    hparams = {
+        "lr": 0.01,
+        "batch": 64,
+        "optimizer": "adam",
+        "dropout": 0.25,
+        "layers": torch.tensor([3.0]),
+        "unused": None,
+    }
+    metrics = {"hparam/accuracy": 0.9, "hparam/loss": 0.1}
+    domains = {"optimizer": ["adam", "sgd"], "batch": [32, 64]}
+    theirs, ours = _write_both(tmp_path, hparams, metrics, domains, step=5)
+    assert _parsed(ours) == _parsed(theirs)
+    experiment, start, end = _parsed(ours)
+    assert [h.name for h in experiment.hparam_infos] == ["lr", "batch", "optimizer", "dropout", "layers"]
+    assert [m.name.tag for m in experiment.metric_infos] == ["hparam/accuracy", "hparam/loss"]
+    assert experiment.hparam_infos[2].type == tb_api_pb2.DATA_TYPE_STRING
+    assert [v.string_value for v in experiment.hparam_infos[2].domain_discrete.values] == ["adam", "sgd"]
+    assert start.hparams["lr"].number_value == 0.01
+    assert start.hparams["optimizer"].string_value == "adam"
+    assert "unused" not in start.hparams
+    assert end.status == tb_api_pb2.STATUS_SUCCESS
+    for tag in metrics:
+        assert scalar_series(ours, tag) == scalar_series(theirs, tag)
+    assert [e.step for e in ours.Tensors(TAGS[0])] == [e.step for e in theirs.Tensors(TAGS[0])] == [5]
+
+
+def test_bools_stay_bools(tmp_path):
+    theirs, ours = _write_both(tmp_path, {"augment": True, "fp16": False}, {"acc": 1.0}, {"augment": [True, False]})
+    experiment, start, _ = _parsed(ours)
+    assert [h.type for h in experiment.hparam_infos] == [tb_api_pb2.DATA_TYPE_BOOL] * 2
+    assert [v.bool_value for v in experiment.hparam_infos[0].domain_discrete.values] == [True, False]
+    assert start.hparams["augment"].WhichOneof("kind") == "bool_value" and start.hparams["augment"].bool_value is True
+    assert start.hparams["fp16"].bool_value is False
+    # torch stores them as numbers
+    their_experiment, their_start, _ = _parsed(theirs)
+    assert their_start.hparams["augment"].number_value == 1.0
+    assert their_experiment.hparam_infos[0].type == tb_api_pb2.DATA_TYPE_FLOAT64
+
+
+def test_default_run_is_the_writers_own(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    writer.add_scalar("acc", 0.5, 1)
+    writer.add_hparams({"lr": 0.1}, {"acc": 0.75})
+    writer.close()
+    assert list(run_dirs(tmp_path)) == ["."]
+    acc = plugin_accumulator(tmp_path)
+    experiment, start, _ = _parsed(acc)
+    assert start.hparams["lr"].number_value == 0.1
+    assert scalar_series(acc, "acc")[-1][1] == 0.75
+
+
+def test_summaries_carry_only_tag_and_metadata():
+    summaries = hparams_summaries({"a": 1}, {"m": 2})
+    assert [s.value[0].tag for s in summaries] == list(TAGS)
+    for summary in summaries:
+        (value,) = summary.value
+        assert value.WhichOneof("value") is None
+        assert value.metadata.plugin_data.plugin_name == "hparams"
+
+
+@pytest.mark.parametrize(
+    "args,error,match",
+    [
+        (([], {}), TypeError, "hparam_dict must be a dict"),
+        (({}, None), TypeError, "metric_dict must be a dict"),
+        (({1: 2}, {}), TypeError, "hparam_dict keys must be str"),
+        (({"a": [1, 2]}, {}), TypeError, r"hparam_dict\['a'\] must be a bool, str or real number, got list"),
+        (({"a": 1 + 2j}, {}), TypeError, r"hparam_dict\['a'\]"),
+        (({"a": torch.ones(3)}, {}), TypeError, r"hparam_dict\['a'\] must be .* of shape \(3,\)"),
+        (({"a": object()}, {}), TypeError, r"hparam_dict\['a'\]"),
+        (({}, {"m": "high"}), TypeError, r"metric_dict\['m'\] must be a real number"),
+        (({}, {"m": None}), TypeError, r"metric_dict\['m'\]"),
+        (({}, {3: 1.0}), TypeError, "metric_dict keys must be str"),
+        (({"a": 1}, {}, {"b": [1]}), ValueError, r"hparam_domain_discrete\['b'\]: 'b' is not a key of hparam_dict"),
+        (({"a": None}, {}, {"a": [1]}), ValueError, r"hparam_dict\['a'\] is None"),
+        (({"a": 1}, {}, {"a": 1}), TypeError, r"hparam_domain_discrete\['a'\] must be a list"),
+        (({"a": 1}, {}, {"a": []}), ValueError, r"hparam_domain_discrete\['a'\] must list at least one value"),
+        (({"a": 1}, {}, {"a": [1, "x"]}), TypeError, r"same kind as hparam_dict\['a'\] \(a real number\), got 'x'"),
+        (({"a": True}, {}, {"a": [True, 0]}), TypeError, r"\(bool\), got 0"),
+        (({"a": 1}, {}, ["a"]), TypeError, "hparam_domain_discrete must be a dict"),
+    ],
+)
+def test_bad_input_raises_naming_the_key(args, error, match):
+    with pytest.raises(error, match=match):
+        hparams_summaries(*args)
+
+
+def test_numpy_and_tensor_scalars():
+    # torch rejects numpy scalars and 0-d tensors; we take any one-element real value.
+    _, start, _ = hparams_summaries(
+        {"f": np.float32(0.5), "i": np.int64(3), "b": np.bool_(True), "t": torch.tensor(2.0), "tb": torch.tensor(False)},
+        {"m": torch.tensor([0.25])},
+    )
+    content = tb_hparams_metadata.parse_session_start_info_plugin_data(start.value[0].metadata.plugin_data.content)
+    assert content.hparams["f"].number_value == 0.5 and content.hparams["i"].number_value == 3.0
+    assert content.hparams["t"].number_value == 2.0
+    assert content.hparams["b"].bool_value is True and content.hparams["tb"].WhichOneof("kind") == "bool_value"
+
+
+def test_numbers_mix_in_domains_and_nan_metrics_are_allowed():
+    experiment, _, _ = hparams_summaries({"lr": 0.1}, {"loss": float("nan")}, {"lr": [1, 0.1, np.float32(0.5)]})
+    content = tb_hparams_metadata.parse_experiment_plugin_data(experiment.value[0].metadata.plugin_data.content)
+    assert [v.number_value for v in content.hparam_infos[0].domain_discrete.values] == [1.0, 0.1, 0.5]
+    assert [m.name.tag for m in content.metric_infos] == ["loss"]
+
+
+def test_same_run_hparams_metrics_follow_training_scalars_and_update(tmp_path):
+    """run_name=None: metrics are the run's own scalar tags; repeated calls update them."""
+    import warnings as _warnings
+
+    from eventwriter import SummaryWriter as OurWriter
+    from tbutil import plugin_accumulator as _acc, scalar_series as _series
+
+    with OurWriter(tmp_path) as w:
+        for step in range(5):
+            w.add_scalar("accuracy", step / 10, step)
+        w.add_hparams({"lr": 0.1}, {"accuracy": 0.45})
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("error")
+            w.add_hparams({"lr": 0.1}, {"accuracy": 0.5}, global_step=5)
+        with pytest.warns(UserWarning, match="only the first"):
+            w.add_hparams({"lr": 0.2}, {"accuracy": 0.6}, global_step=6)
+    assert sorted(os.listdir(tmp_path))[0].startswith("events.out.tfevents")
+    assert [d for d in os.listdir(tmp_path) if os.path.isdir(tmp_path / d)] == []  # no sub-run
+    acc = _acc(tmp_path)
+    series = _series(acc, "accuracy")
+    # the first metric write reuses the tag's latest step (4), so the curve keeps its history
+    assert [s for s, _ in series] == [0, 1, 2, 3, 4, 4, 5, 6]
+    assert series[-1][1] == pytest.approx(0.6)
+    assert len(acc.Tensors("_hparams_/session_start_info")) == 1
