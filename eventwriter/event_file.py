@@ -44,12 +44,15 @@ _live_writers: "weakref.WeakSet[EventFileWriter]" = weakref.WeakSet()
 
 
 def event_file_name(wall_time: float, suffix: str = "") -> str:
-    """Return ``events.out.tfevents.<%010d secs>.<host>.<pid>.<counter><suffix>``.
+    """Return ``events.out.tfevents.<%010d secs>.<host>.<pid>.<%05d counter><suffix>``.
 
-    The zero-padded seconds make names sort chronologically, which TensorBoard's Python loader
-    relies on (it reads a run's files in lexicographic order and never goes back).
+    Names must sort chronologically: TensorBoard's Python loader reads a run's files in
+    lexicographic order and never goes back to an earlier file. The zero-padded seconds order
+    files of different seconds; the zero-padded counter orders files one process opens within a
+    second (torch's unpadded counter sorts ``.10`` before ``.2``, e.g. when code closes and
+    reopens its writer often, as the PyTorch tutorial does).
     """
-    return "events.out.tfevents.%010d.%s.%d.%d%s" % (
+    return "events.out.tfevents.%010d.%s.%d.%05d%s" % (
         int(wall_time),
         socket.gethostname(),
         os.getpid(),

@@ -24,10 +24,22 @@ def test_file_name_and_first_record(tmp_path):
     w = SummaryWriter(tmp_path, filename_suffix=".sfx")
     w.close()
     (name,) = _files(tmp_path)
-    assert re.fullmatch(r"events\.out\.tfevents\.\d{10}\.%s\.%d\.\d+\.sfx" % (re.escape(socket.gethostname()), os.getpid()), name)
+    assert re.fullmatch(r"events\.out\.tfevents\.\d{10}\.%s\.%d\.\d{5}\.sfx" % (re.escape(socket.gethostname()), os.getpid()), name)
     events = loader_events(tmp_path / name)
     assert events[0].file_version == "brain.Event:2"
     assert events[0].source_metadata.writer == "eventwriter"
+
+
+def test_files_opened_in_one_second_sort_in_creation_order(tmp_path):
+    """Close-and-reopen a dozen times (as the tutorial does): name order == creation order."""
+    w = SummaryWriter(tmp_path)
+    for step in range(12):
+        w.add_scalar("x", float(step), step)
+        w.close()
+    names = _files(tmp_path)
+    assert len(names) == 12
+    first_steps = [[e.step for e in loader_events(tmp_path / n) if e.HasField("summary")][0] for n in names]
+    assert first_steps == list(range(12))
 
 
 def test_scalar_values_and_steps(tmp_path):
