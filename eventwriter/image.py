@@ -23,6 +23,8 @@ is 2-9x slower on 224x224 RGB images; the files are about as large for photos an
 
 from __future__ import annotations
 
+import sys
+
 import math
 import numbers
 import struct
@@ -374,9 +376,11 @@ def _render_figure(figure: Any, close: bool) -> np.ndarray:
     canvas.draw()
     pixels = np.array(np.asarray(canvas.buffer_rgba())[:, :, :3])  # copy: the buffer dies with the canvas
     if close:
-        import matplotlib.pyplot as plt
-
-        plt.close(figure)
+        # Only pyplot keeps figures alive; one it never saw needs no closing (and importing
+        # pyplot just to close it would cost a backend set-up).
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            pyplot.close(figure)
     else:
         figure.set_canvas(original_canvas)
     return pixels

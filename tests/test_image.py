@@ -8,6 +8,7 @@ bytes themselves differ: other encoder settings).
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 
@@ -300,3 +301,20 @@ def test_media_modules_import_nothing_heavy():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+
+
+def test_add_figure_does_not_import_pyplot_for_plain_figures(tmp_path):
+    """A Figure made without pyplot is rendered and 'closed' without importing pyplot (a backend set-up)."""
+    code = (
+        "import sys\n"
+        "from matplotlib.figure import Figure\n"
+        "from eventwriter import SummaryWriter\n"
+        "fig = Figure(figsize=(2, 1)); fig.add_subplot(1, 1, 1).plot([0, 1], [1, 0])\n"
+        f"w = SummaryWriter({str(tmp_path)!r}); w.add_figure('f', fig, 0); w.close()\n"
+        "print('pyplot' if 'matplotlib.pyplot' in sys.modules else 'no pyplot')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "no pyplot"
+    acc = plugin_accumulator(tmp_path)
+    assert acc.Tags()["tensors"] == ["f"]
