@@ -29,6 +29,7 @@ Differences from torch:
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
 import threading
 import warnings
@@ -162,6 +163,19 @@ class _Bucketer:
 
 
 _CHUNK = 1 << 16
+# From this many values on, half of the bucketing runs on a helper thread (below it, the
+# hand-off costs more than it saves).
+_PARALLEL_MIN_SIZE = 1 << 18
+_pool: Optional["concurrent.futures.ThreadPoolExecutor"] = None
+
+
+def _helper_pool() -> "concurrent.futures.ThreadPoolExecutor":
+    global _pool
+    if _pool is None:
+        with _lock:
+            if _pool is None:
+                _pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventwriter-histogram")
+    return _pool
 
 
 def _bucketer(dtype: np.dtype) -> _Bucketer:
@@ -208,8 +222,11 @@ def _statistics(values: np.ndarray) -> Tuple[float, float, float, float]:
     for start in range(0, size, _CHUNK):
         chunk = values[start : start + _CHUNK]
         n = len(chunk)
-        low = min(low, float(chunk.min()))  # NaN propagates through numpy's min/max
-        high = max(high, float(chunk.max()))
+        chunk_low, chunk_high = float(chunk.min()), float(chunk.max())  # NaN if the chunk has one
+        if math.isnan(chunk_low) or math.isnan(chunk_high):
+            return math.nan, math.nan, math.nan, math.nan  # Python's min()/max() would drop a NaN
+        low = min(low, chunk_low)
+        high = max(high, chunk_high)
         if chunk.dtype == np.float64:
             as_double = chunk
         else:
@@ -287,15 +304,30 @@ def histogram_summary(
         if max_bins < 1:
             raise ValueError(f"max_bins must be at least 1, got {max_bins}")
     flat = _flat_values(values)
+    fixed_bins = isinstance(bins, str) and bins == "tensorflow"
+    # Large inputs: bucket the second half on a helper thread while this one computes the
+    # statistics and the first half (numpy releases the GIL in all of these loops).
+    second_half = None
+    split = flat.size // 2
+    if fixed_bins and flat.size >= _PARALLEL_MIN_SIZE:
+        second_half = _helper_pool().submit(_bucketer(flat.dtype).counts, flat[split:])
 
     low, high, total, total_squares = _statistics(flat)
     if not (math.isfinite(low) and math.isfinite(high)):
+        if second_half is not None:
+            second_half.result()
         bad = int(flat.size - np.count_nonzero(np.isfinite(flat)))
         raise ValueError(f"values must be finite, got {bad} NaN or infinite element(s)")
 
-    if isinstance(bins, str) and bins == "tensorflow":
+    if fixed_bins:
         limits = tensorflow_bin_edges()
-        counts, outside = _bucketer(flat.dtype).counts(flat)
+        if second_half is None:
+            counts, outside = _bucketer(flat.dtype).counts(flat)
+        else:
+            counts, outside = _bucketer(flat.dtype).counts(flat[:split])
+            more_counts, more_outside = second_half.result()
+            counts = counts + more_counts
+            outside += more_outside
         if outside == flat.size:
             raise ValueError(
                 f"values: all {flat.size} value(s) lie outside the 'tensorflow' bins "

@@ -259,3 +259,25 @@ def test_failed_call_writes_nothing(tmp_path):
     writer.close()
     acc = legacy_accumulator(tmp_path)
     assert acc.Tags()["histograms"] == ["ok"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_input_split_across_threads_matches_numpy(dtype):
+    """Inputs big enough to be bucketed on two threads give numpy's exact counts."""
+    from eventwriter import histogram as histogram_module
+
+    size = histogram_module._PARALLEL_MIN_SIZE * 2 + 17
+    values = (RNG.standard_normal(size) * np.exp(RNG.uniform(-10, 10, size))).astype(dtype)
+    values[::1000] = 0.0
+    histo = histogram_summary("h", values).value[0].histo
+    edges = histogram_module.tensorflow_bin_edges()
+    counts, _ = np.histogram(values.astype(np.float64), bins=edges)
+    nonzero = np.flatnonzero(counts)
+    first, last = int(nonzero[0]), int(nonzero[-1])
+    expected = counts[first - 1 : last + 1] if first > 0 else np.concatenate(([0], counts[: last + 1]))
+    assert list(histo.bucket) == expected.astype(np.float64).tolist()
+    assert histo.num == size and histo.min == float(values.min()) and histo.max == float(values.max())
+    with pytest.raises(ValueError, match="finite"):
+        bad = values.copy()
+        bad[size - 3] = np.nan
+        histogram_summary("h", bad)
