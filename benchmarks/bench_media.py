@@ -22,7 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Callable, List, Optional
+from typing import Callable, List
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)

@@ -6,7 +6,10 @@ builder attaches it to every value it writes, as torch does.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from .protos import SummaryMetadata
 
 PLUGIN_SCALARS = "scalars"
 PLUGIN_HISTOGRAMS = "histograms"
@@ -20,7 +23,7 @@ PLUGIN_HPARAMS = "hparams"
 PLUGIN_TENSOR = "tensor"
 
 
-def summary_metadata(plugin_name: str, content: bytes = b"", data_class: Optional[int] = None) -> "SummaryMetadata":  # noqa: F821
+def summary_metadata(plugin_name: str, content: bytes = b"", data_class: Optional[int] = None) -> "SummaryMetadata":
     """Return ``SummaryMetadata{plugin_data{plugin_name, content}, data_class}``.
 
     Args:

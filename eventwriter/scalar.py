@@ -7,9 +7,12 @@ instead of :func:`scalar_summary`; both produce the same bytes (tests/test_wire.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .metadata import PLUGIN_SCALARS, summary_metadata
+
+if TYPE_CHECKING:
+    from .protos import Summary
 
 
 def scalar_value(value: Any, name: str = "scalar_value") -> float:
@@ -48,7 +51,7 @@ def scalar_value(value: Any, name: str = "scalar_value") -> float:
     return float(array.reshape(()))
 
 
-def scalar_summary(tag: str, scalar_value_: Any, new_style: bool = False, double_precision: bool = False) -> "Summary":  # noqa: F821
+def scalar_summary(tag: str, scalar_value_: Any, new_style: bool = False, double_precision: bool = False) -> "Summary":
     """Summary with one scalar, as torch's ``add_scalar`` writes it.
 
     Old style (default): ``simple_value`` (float32), shown by every loader. ``new_style``: a rank-0

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .metadata import PLUGIN_TEXT, summary_metadata
+
+if TYPE_CHECKING:
+    from .protos import Summary
 
 TEXT_TAG_SUFFIX = "/text_summary"  # torch's and tensorboardX's convention; TF does not add it
 
 
-def text_summary(tag: str, text_string: Any) -> "Summary":  # noqa: F821
+def text_summary(tag: str, text_string: Any) -> "Summary":
     """Summary for ``add_text``: tag ``<tag>/text_summary``, a DT_STRING tensor of shape [1].
 
     Raises:

@@ -61,3 +61,22 @@ def plugins_by_tag(acc: pea.EventAccumulator) -> Dict[str, str]:
     for tag in acc.Tags()[pea.TENSORS]:
         out[tag] = acc.SummaryMetadata(tag).plugin_data.plugin_name
     return out
+
+
+def write_both(tmp_path, calls):
+    """Run ``calls(writer)`` with torch's SummaryWriter (in ``tmp_path/torch``) and ours (``tmp_path/ours``).
+
+    Returns the two run directories, torch's first. Imports torch only when called.
+    """
+    from torch.utils.tensorboard import SummaryWriter as TorchWriter
+
+    from eventwriter import SummaryWriter
+
+    dirs = []
+    for name, cls in (("torch", TorchWriter), ("ours", SummaryWriter)):
+        run = tmp_path / name
+        writer = cls(str(run))
+        calls(writer)
+        writer.close()
+        dirs.append(run)
+    return dirs

@@ -183,7 +183,7 @@ def test_running_tensorboard_serves_audio_wav(tmp_path, tb_server, load_fast):
     clip = np.linspace(-1, 1, 64, dtype=np.float32)
     with SummaryWriter(str(tmp_path / "ours")) as writer:
         writer.add_audio("a", clip, 3, sample_rate=8000)
-    # The fixture's samples_per_plugin=audio=0 means "downsample to 0" for the audio route: ask for all.
+    # Keep every sample (the server's default for audio is 10 per tag).
     server = tb_server(tmp_path, load_fast=load_fast, extra_args=["--samples_per_plugin", "audio=100"])
     server.wait_for(lambda tags: "a" in tags.get("ours", {}), "/data/plugin/audio/tags")
     query = urllib.parse.urlencode({"run": "ours", "tag": "a", "sample": 0})

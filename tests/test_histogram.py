@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tbutil import legacy_accumulator, plugin_accumulator, tensor_values
-from torch.utils.tensorboard import SummaryWriter as TorchWriter
+from tbutil import legacy_accumulator, plugin_accumulator, tensor_values, write_both
 from torch.utils.tensorboard.summary import histogram as torch_histogram
 
 from eventwriter import SummaryWriter
@@ -36,18 +35,6 @@ def _assert_histo_equal(ours, theirs):
     assert ours.sum_squares == pytest.approx(theirs.sum_squares, rel=1e-13, abs=1e-300)
     assert list(ours.bucket_limit) == list(theirs.bucket_limit)
     assert list(ours.bucket) == list(theirs.bucket)
-
-
-def _write_both(tmp_path, calls):
-    """Run ``calls(writer)`` on torch's writer and ours; return the two run directories."""
-    dirs = []
-    for name, cls in (("torch", TorchWriter), ("ours", SummaryWriter)):
-        run = tmp_path / name
-        writer = cls(str(run))
-        calls(writer)
-        writer.close()
-        dirs.append(run)
-    return dirs
 
 
 def test_edges_match_torch():
@@ -192,7 +179,7 @@ def test_writer_matches_torch_through_both_loaders(tmp_path):
         writer.add_histogram("ints", np.arange(100), 5, bins=10)
         writer.add_histogram("merged", data[0], 6, max_bins=50)
 
-    torch_dir, our_dir = _write_both(tmp_path, calls)
+    torch_dir, our_dir = write_both(tmp_path, calls)
     theirs, ours = legacy_accumulator(torch_dir), legacy_accumulator(our_dir)
     assert sorted(ours.Tags()["histograms"]) == sorted(theirs.Tags()["histograms"]) == ["ints", "merged", "weights"]
     for tag in ours.Tags()["histograms"]:
@@ -225,7 +212,7 @@ def test_histogram_raw_matches_torch(tmp_path):
         bucket_limits=limits[1:].tolist(),
         bucket_counts=counts.tolist(),
     )
-    torch_dir, our_dir = _write_both(tmp_path, lambda w: w.add_histogram_raw("raw", global_step=3, **args))
+    torch_dir, our_dir = write_both(tmp_path, lambda w: w.add_histogram_raw("raw", global_step=3, **args))
     (mine,), (other,) = legacy_accumulator(our_dir).Histograms("raw"), legacy_accumulator(torch_dir).Histograms("raw")
     assert mine.step == other.step == 3
     assert mine.histogram_value == other.histogram_value

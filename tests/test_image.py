@@ -18,7 +18,7 @@ from PIL import Image
 
 from eventwriter import SummaryWriter
 from eventwriter.image import encode_png, image_summary, image_with_boxes_summary, images_summary
-from tbutil import plugin_accumulator, plugins_by_tag, tensor_values
+from tbutil import plugin_accumulator, plugins_by_tag, tensor_values, write_both
 
 torch = pytest.importorskip("torch")
 from torch.utils.tensorboard import SummaryWriter as TorchWriter  # noqa: E402
@@ -45,11 +45,8 @@ def _images(logdir) -> dict:
 
 def _both(tmp_path, log):
     """Run ``log(writer)`` with torch's and our SummaryWriter; return both read-back results."""
-    with TorchWriter(str(tmp_path / "torch")) as writer:
-        log(writer)
-    with SummaryWriter(str(tmp_path / "ours")) as writer:
-        log(writer)
-    return _images(tmp_path / "torch"), _images(tmp_path / "ours")
+    theirs, ours = write_both(tmp_path, log)
+    return _images(theirs), _images(ours)
 
 
 def _assert_same(theirs: dict, ours: dict) -> None:

@@ -7,11 +7,9 @@ import json
 import numpy as np
 import pytest
 import torch
-from tbutil import plugin_accumulator, tensor_values
+from tbutil import plugin_accumulator, tensor_values, write_both
 from tensorboard.plugins.mesh import metadata as tb_mesh_metadata
-from torch.utils.tensorboard import SummaryWriter as TorchWriter
 
-from eventwriter import SummaryWriter
 from eventwriter.mesh import mesh_summary
 
 RNG = np.random.default_rng(5)
@@ -22,13 +20,7 @@ CONFIG = {"camera": {"cls": "PerspectiveCamera", "fov": 75}, "lights": [{"cls": 
 
 
 def _write_both(tmp_path, calls):
-    accs = []
-    for name, cls in (("torch", TorchWriter), ("ours", SummaryWriter)):
-        writer = cls(str(tmp_path / name))
-        calls(writer)
-        writer.close()
-        accs.append(plugin_accumulator(tmp_path / name))
-    return accs
+    return [plugin_accumulator(run) for run in write_both(tmp_path, calls)]
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tbutil import plugin_accumulator, tensor_values
+from tbutil import plugin_accumulator, tensor_values, write_both
 from tensorboard.plugins.pr_curve import plugin_data_pb2 as tb_pr_pb2
-from torch.utils.tensorboard import SummaryWriter as TorchWriter
 
 from eventwriter import SummaryWriter
 from eventwriter.pr_curve import pr_curve_raw_summary, pr_curve_summary
@@ -17,13 +16,7 @@ RNG = np.random.default_rng(99)
 
 
 def _write_both(tmp_path, calls):
-    dirs = []
-    for name, cls in (("torch", TorchWriter), ("ours", SummaryWriter)):
-        writer = cls(str(tmp_path / name))
-        calls(writer)
-        writer.close()
-        dirs.append(tmp_path / name)
-    return [plugin_accumulator(d) for d in dirs]
+    return [plugin_accumulator(run) for run in write_both(tmp_path, calls)]
 
 
 def _curve(acc, tag):

@@ -186,7 +186,7 @@ def test_running_tensorboard_serves_the_gif(tmp_path, tb_server, load_fast):
     video = _few_colour_video(3, t=4)
     with SummaryWriter(str(tmp_path / "run")) as writer:
         writer.add_video("v", video, 2, fps=4)
-    # The fixture's samples_per_plugin=images=0 means "downsample to 0" for the images route: ask for all.
+    # Keep every sample (the server's default for images is 10 per tag).
     server = tb_server(tmp_path, load_fast=load_fast, extra_args=["--samples_per_plugin", "images=100"])
     server.wait_for(lambda tags: "v" in tags.get("run", {}), "/data/plugin/images/tags")
     query = urllib.parse.urlencode({"run": "run", "tag": "v", "sample": 0})
