@@ -216,21 +216,21 @@ class EventFileWriter:
                 data = b"".join(self._buffer) if len(self._buffer) > 1 else self._buffer[0]
                 self._buffer = []
                 self._pending = 0
-            written = 0
             try:
-                written = self._write_all(data)
+                self._write_all(data)
             except OSError as exc:
+                done = getattr(exc, "written", 0)
                 with self._lock:
                     # Put back what did not reach the file, ahead of anything queued meanwhile.
-                    self._buffer.insert(0, data[getattr(exc, "written", 0):])
-                    self._pending += len(data) - getattr(exc, "written", 0)
+                    self._buffer.insert(0, data[done:])
+                    self._pending += len(data) - done
                     if background:
                         self._error = exc
                 if not background:
                     raise type(exc)(exc.errno, f"writing event file {self._path!r} failed: {exc.strerror}") from exc
-            del written
 
-    def _write_all(self, data: bytes) -> int:
+    def _write_all(self, data: bytes) -> None:
+        """Write all of ``data``; on failure the OSError carries ``written``, the bytes that made it."""
         view = memoryview(data)
         done = 0
         while done < len(view):
@@ -239,7 +239,6 @@ class EventFileWriter:
             except OSError as exc:
                 exc.written = done  # type: ignore[attr-defined]
                 raise
-        return done
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()

@@ -250,3 +250,29 @@ def test_import_without_torch_and_tensorboard(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1.0"
+
+
+def test_short_write_then_error_keeps_records_whole_and_unique(tmp_path, monkeypatch):
+    """The OS takes half a buffer, then fails: after recovery every record is there exactly once."""
+    real_write = os.write
+    state = {"calls": 0, "mode": "normal"}
+
+    def stingy_write(fd, data):
+        if state["mode"] == "short":
+            state["calls"] += 1
+            if state["calls"] == 1:
+                return real_write(fd, bytes(data[: len(data) // 2 + 3]))  # splits a record
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    w = SummaryWriter(tmp_path)
+    monkeypatch.setattr(event_file.os, "write", stingy_write)
+    state["mode"] = "short"  # whichever thread writes first (flush or the background one) hits it
+    for i in range(50):
+        w.add_scalar("x", float(i), i)
+    with pytest.raises(OSError, match="No space left"):
+        w.flush()
+    state["mode"] = "normal"
+    w.close()
+    assert [s for s, _ in scalar_series(plugin_accumulator(tmp_path), "x")] == list(range(50))
+    subprocess.run([sys.executable, "-m", "eventwriter", "verify", "-q", str(tmp_path)], check=True, cwd=ROOT)
