@@ -398,7 +398,8 @@ def histogram_raw_summary(
 
     Raises:
         TypeError: a statistic is not a real number, or the buckets are not numeric.
-        ValueError: ``bucket_limits`` and ``bucket_counts`` differ in length or are not 1-D.
+        ValueError: ``bucket_limits`` and ``bucket_counts`` differ in length or are not 1-D;
+            negative or non-finite counts; decreasing limits; negative ``num``; ``min`` > ``max``.
     """
     given = (("min", min), ("max", max), ("num", num), ("sum", sum), ("sum_squares", sum_squares))
     stats = {name: _real_number(value, name) for name, value in given}
@@ -413,6 +414,14 @@ def histogram_raw_summary(
         raise ValueError(
             f"bucket_limits and bucket_counts must have the same length, got {limits.size} and {counts.size}"
         )
+    if not np.all(np.isfinite(counts)) or np.any(counts < 0):
+        raise ValueError("bucket_counts must be finite and non-negative")
+    if np.any(np.isnan(limits)) or np.any(np.diff(limits.astype(np.float64)) < 0):
+        raise ValueError("bucket_limits must be increasing (right edges, in order) and not NaN")
+    if not (math.isfinite(stats["num"]) and stats["num"] >= 0):
+        raise ValueError(f"num must be a finite count >= 0, got {stats['num']}")
+    if stats["min"] > stats["max"]:
+        raise ValueError(f"min must not exceed max, got min={stats['min']} and max={stats['max']}")
     histo = protos.HistogramProto(
         bucket_limit=limits.astype(np.float64).tolist(),
         bucket=counts.astype(np.float64).tolist(),

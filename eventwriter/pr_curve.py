@@ -190,7 +190,8 @@ def pr_curve_raw_summary(
 
     Raises:
         TypeError: non-numeric arrays, or ``num_thresholds`` not an int.
-        ValueError: arrays not 1-D, empty or of different lengths; ``num_thresholds`` < 2.
+        ValueError: arrays not 1-D, empty or of different lengths; negative or non-finite counts;
+            precision or recall outside [0, 1]; ``num_thresholds`` < 2.
     """
     count = _check_num_thresholds(num_thresholds)
     names = (
@@ -215,4 +216,10 @@ def pr_curve_raw_summary(
     if len(lengths) != 1:
         found = ", ".join(f"{name}={array.size}" for name, array in zip(names, arrays))
         raise ValueError(f"the six arrays must have the same length, got {found}")
+    for name, array in zip(names[:4], arrays[:4]):
+        if not np.all(np.isfinite(array)) or np.any(array < 0):
+            raise ValueError(f"{name} must be finite and non-negative")
+    for name, array in zip(names[4:], arrays[4:]):
+        if not np.all((array >= 0) & (array <= 1)):
+            raise ValueError(f"{name} must lie in [0, 1] (and not be NaN)")
     return _summary(tag, np.stack([array.astype(np.float64) for array in arrays]), count)

@@ -268,3 +268,24 @@ def test_large_input_split_across_threads_matches_numpy(dtype):
         bad = values.copy()
         bad[size - 3] = np.nan
         histogram_summary("h", bad)
+
+
+@pytest.mark.parametrize(
+    "overrides, words",
+    [
+        (dict(bucket_counts=[-1.0, 4.0]), "bucket_counts"),
+        (dict(bucket_counts=[np.nan, 4.0]), "bucket_counts"),
+        (dict(bucket_limits=[1.0, 0.5]), "bucket_limits"),
+        (dict(num=-3), "num"),
+        (dict(min=2.0, max=1.0), "min"),
+    ],
+)
+def test_raw_histogram_rejects_impossible_values(tmp_path, overrides, words):
+    from eventwriter import SummaryWriter as OurWriter
+
+    args = dict(min=0.0, max=1.0, num=5, sum=2.0, sum_squares=1.0, bucket_limits=[0.5, 1.0], bucket_counts=[1.0, 4.0])
+    args.update(overrides)
+    with OurWriter(tmp_path) as w:
+        with pytest.raises(ValueError, match=words):
+            w.add_histogram_raw("h", **args)
+    assert plugin_accumulator(tmp_path).Tags()["tensors"] == []

@@ -158,3 +158,17 @@ def test_pr_curve_raw_bad_input():
         pr_curve_raw_summary("raw", *good[:4], ["x"] * 5, np.arange(5))
     with pytest.raises(ValueError, match="num_thresholds must be at least 2"):
         pr_curve_raw_summary("raw", *good, num_thresholds=0)
+
+
+@pytest.mark.parametrize(
+    "index, bad, words",
+    [(0, -1.0, "true_positive_counts"), (3, np.inf, "false_negative_counts"), (4, 1.5, "precision"), (5, np.nan, "recall")],
+)
+def test_raw_pr_curve_rejects_impossible_values(index, bad, words):
+    from eventwriter.pr_curve import pr_curve_raw_summary
+
+    arrays = [np.array([3.0, 1.0]), np.array([2.0, 0.0]), np.array([0.0, 2.0]), np.array([0.0, 2.0]), np.array([0.6, 1.0]), np.array([1.0, 0.33])]
+    arrays[index] = arrays[index].copy()
+    arrays[index][0] = bad
+    with pytest.raises(ValueError, match=words):
+        pr_curve_raw_summary("p", *arrays, num_thresholds=2)
