@@ -101,9 +101,9 @@ def _caller_stacklevel() -> int:
 def _frame_rate(sample_rate: Any) -> int:
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
         raise TypeError(f"sample_rate must be a number, got {type(sample_rate).__name__}")
-    if not math.isfinite(sample_rate) or not 1 <= round(sample_rate) <= _WAV_MAX_RATE:
+    if not math.isfinite(sample_rate) or not 1 <= round(float(sample_rate)) <= _WAV_MAX_RATE:
         raise ValueError(f"sample_rate must be a positive number of samples per second, got {sample_rate}")
-    return int(round(sample_rate))
+    return int(round(float(sample_rate)))
 
 
 def _mono_samples(array: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ wheel once made tensorboardX fail to import, USER_NEEDS.md §2).
 from __future__ import annotations
 
 import warnings
+from typing import Callable
 
 _POLY = 0x82F63B78
 _MASK_DELTA = 0xA282EAD8
@@ -37,6 +38,8 @@ def crc32c_python(data: bytes) -> int:
         crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
     return crc ^ _U32
 
+
+crc32c: Callable[[bytes], int]
 
 try:  # the native implementation; any failure to load it falls back to Python
     from crc32c import crc32c as _crc32c_native

@@ -157,7 +157,7 @@ class EventFileWriter:
 
     def add_event(self, event: Any) -> None:
         """Queue an Event message (any protobuf ``Event``, e.g. ours or TensorBoard's) or its bytes."""
-        self.write_event(event if isinstance(event, (bytes, bytearray)) else event.SerializeToString())
+        self.write_event(bytes(event) if isinstance(event, (bytes, bytearray)) else event.SerializeToString())
 
     def add_summary(self, summary: Any, global_step: Optional[int] = None, walltime: Optional[float] = None) -> None:
         """Queue an Event holding ``summary`` (a Summary message or its bytes), like torch's FileWriter."""

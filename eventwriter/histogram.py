@@ -297,14 +297,14 @@ def histogram_summary(
         ValueError: ``values`` is empty or contains NaN/inf; every value lies outside the
             "tensorflow" bins (magnitude above ~9.4e19); bad ``bins`` or ``max_bins``.
     """
-    bins = _check_bins(bins)
+    checked_bins = _check_bins(bins)
     if max_bins is not None:
         if isinstance(max_bins, bool) or not isinstance(max_bins, (int, np.integer)):
             raise TypeError(f"max_bins must be an int or None, got {type(max_bins).__name__}")
         if max_bins < 1:
             raise ValueError(f"max_bins must be at least 1, got {max_bins}")
     flat = _flat_values(values)
-    fixed_bins = isinstance(bins, str) and bins == "tensorflow"
+    fixed_bins = isinstance(checked_bins, str) and checked_bins == "tensorflow"
     # Large inputs: bucket the larger part on a helper thread while this one computes the
     # statistics and the rest (numpy releases the GIL in most of these loops).
     second_half = None
@@ -340,7 +340,7 @@ def histogram_summary(
                 stacklevel=3,
             )
     else:
-        counts, limits = np.histogram(flat.astype(np.float64), bins=bins)
+        counts, limits = np.histogram(flat.astype(np.float64), bins=checked_bins)
 
     if max_bins is not None and len(counts) > max_bins:
         counts, limits = _merge_bins(counts, limits, int(max_bins))

@@ -43,7 +43,7 @@ EXPERIMENT_TAG = "_hparams_/experiment"
 SESSION_START_INFO_TAG = "_hparams_/session_start_info"
 SESSION_END_INFO_TAG = "_hparams_/session_end_info"
 
-_KIND_NAMES = {
+_KIND_NAMES: Dict[int, str] = {
     protos.HPARAM_TYPE_BOOL: "bool",
     protos.HPARAM_TYPE_STRING: "str",
     protos.HPARAM_TYPE_FLOAT64: "a real number",
@@ -171,7 +171,7 @@ def hparams_summaries(
     domains = _domains(hparam_domain_discrete, kinds, hparam_dict)
     hparam_infos = []
     for key, kind in kinds.items():
-        info = protos.HParamInfo(name=key, type=kind)
+        info = protos.HParamInfo(name=key, type=kind)  # type: ignore[arg-type]  # enum value as int
         if key in domains:
             info.domain_discrete.CopyFrom(domains[key])
         hparam_infos.append(info)

@@ -244,7 +244,7 @@ def encode_png(pixels: np.ndarray) -> bytes:
         (
             _PNG_SIGNATURE,
             _png_chunk(b"IHDR", header),
-            _png_chunk(b"IDAT", zlib.compress(rows, PNG_COMPRESS_LEVEL)),
+            _png_chunk(b"IDAT", zlib.compress(rows.data, PNG_COMPRESS_LEVEL)),
             _png_chunk(b"IEND", b""),
         )
     )
@@ -315,7 +315,7 @@ def _copy_in_source_order(source: np.ndarray, target: np.ndarray) -> None:
 def _check_rescale(rescale: Any) -> None:
     if isinstance(rescale, bool) or not isinstance(rescale, numbers.Real):
         raise TypeError(f"rescale must be a number, got {type(rescale).__name__}")
-    if not (math.isfinite(rescale) and rescale > 0):
+    if not (math.isfinite(rescale) and float(rescale) > 0):
         raise ValueError(f"rescale must be a positive finite number, got {rescale}")
 
 
@@ -359,7 +359,7 @@ def _draw_boxes(image: Any, boxes: List[List[float]], labels: Optional[List[str]
         # One closed polyline, so the corners are drawn the way torch draws them.
         draw.line([(x1, y1), (x1, y2), (x2, y2), (x2, y1), (x1, y1)], fill="red", width=2)
         label = labels[index] if labels else ""
-        if not label:
+        if not label or font is None:
             continue
         left, top, right, bottom = font.getbbox(label)
         text_width, text_height = right - left, bottom - top

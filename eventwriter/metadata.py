@@ -36,5 +36,5 @@ def summary_metadata(plugin_name: str, content: bytes = b"", data_class: Optiona
 
     meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name=plugin_name, content=content))
     if data_class is not None:
-        meta.data_class = data_class
+        meta.data_class = data_class  # type: ignore[assignment]  # an enum value given as int
     return meta

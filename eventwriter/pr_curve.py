@@ -116,16 +116,15 @@ def pr_curve_summary(
     elif prediction_array.size and (prediction_array.min() < 0 or prediction_array.max() > 1):
         raise ValueError("predictions must be in [0, 1]")
 
+    weight: Any
     if weights is None:
         weight = 1.0
     else:
-        weight = _real_array(weights, "weights").astype(np.float64)
+        weight = _real_array(weights, "weights").astype(np.float64).reshape(-1)
         if weight.size == 1:
-            weight = weight.reshape(-1)
             weight = float(weight[0])
             bad = not (weight >= 0.0 and weight != float("inf"))
         else:
-            weight = weight.reshape(-1)
             if weight.size != label_array.size:
                 raise ValueError(
                     f"weights must be one number or have one element per label ({label_array.size}), "

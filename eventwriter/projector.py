@@ -473,12 +473,12 @@ def _config_lock(lock_path: str) -> Iterator[None]:
             except ImportError:  # Windows
                 import msvcrt
 
-                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # retries for 10 s, then OSError
+                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined]  # retries 10 s, then OSError
                 try:
                     yield
                 finally:
                     os.lseek(fd, 0, os.SEEK_SET)
-                    msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+                    msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
             else:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 try:

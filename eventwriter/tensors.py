@@ -11,14 +11,14 @@ bit patterns in ``half_val`` (FORMAT.md §4, add_tensor).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Dict, Tuple
 
 import numpy as np
 
 from . import protos
 from .metadata import PLUGIN_TENSOR, summary_metadata
 
-_DTYPES = {
+_DTYPES: Dict[np.dtype, int] = {
     np.dtype(np.float32): protos.DT_FLOAT,
     np.dtype(np.float64): protos.DT_DOUBLE,
     np.dtype(np.float16): protos.DT_HALF,
@@ -94,7 +94,7 @@ def tensor_proto(array: np.ndarray) -> "protos.TensorProto":
     if dtype is None:
         raise TypeError(f"arrays of dtype {array.dtype} cannot be stored in a TensorBoard tensor")
     content = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
-    return protos.TensorProto(dtype=dtype, tensor_shape=shape, tensor_content=content)
+    return protos.TensorProto(dtype=dtype, tensor_shape=shape, tensor_content=content)  # type: ignore[arg-type]
 
 
 def tensor_summary(tag: str, tensor: Any) -> "protos.Summary":
@@ -110,7 +110,7 @@ def tensor_summary(tag: str, tensor: Any) -> "protos.Summary":
     return protos.Summary(value=[value])
 
 
-_TYPED_FIELDS = {
+_TYPED_FIELDS: Dict[int, Tuple[str, Any]] = {
     protos.DT_FLOAT: ("float_val", np.float32),
     protos.DT_DOUBLE: ("double_val", np.float64),
     protos.DT_INT32: ("int_val", np.int32),
@@ -121,7 +121,7 @@ _TYPED_FIELDS = {
     protos.DT_INT64: ("int64_val", np.int64),
     protos.DT_BOOL: ("bool_val", np.bool_),
 }
-_NUMPY_OF = {dtype: np_dtype for np_dtype, dtype in _DTYPES.items()}
+_NUMPY_OF: Dict[int, np.dtype] = {int(dtype): np_dtype for np_dtype, dtype in _DTYPES.items()}
 
 
 def tensor_to_numpy(tensor: "protos.TensorProto") -> np.ndarray:
@@ -135,10 +135,10 @@ def tensor_to_numpy(tensor: "protos.TensorProto") -> np.ndarray:
     if tensor.dtype == protos.DT_STRING:
         values = np.array(list(tensor.string_val), dtype=object)
     elif tensor.tensor_content:
-        np_dtype = _NUMPY_OF.get(tensor.dtype)
-        if np_dtype is None:
+        content_dtype = _NUMPY_OF.get(tensor.dtype)
+        if content_dtype is None:
             raise ValueError(f"unsupported tensor dtype {tensor.dtype}")
-        values = np.frombuffer(tensor.tensor_content, dtype=np_dtype.newbyteorder("<"))
+        values = np.frombuffer(tensor.tensor_content, dtype=content_dtype.newbyteorder("<"))
     elif tensor.dtype in (protos.DT_HALF, protos.DT_BFLOAT16):
         bits = np.array(tensor.half_val, dtype=np.uint16)
         if tensor.dtype == protos.DT_HALF:
