@@ -39,11 +39,12 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
                 "files": r.files,
                 "writers": r.writers,
                 "tags": {name: vars(t) for name, t in sorted(r.tags.items())},
+                "problems": r.problems,
             }
             for r in runs
         ]
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
-        return 0
+        return 1 if any(r.problems for r in runs) else 0
     if not runs:
         sys.stdout.write(f"{args.logdir}: no event files (no file name contains 'tfevents')\n")
         return 0
@@ -52,13 +53,15 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         for path in run.files:
             sys.stdout.write(f"  file {os.path.basename(path)} ({os.path.getsize(path)} bytes)\n")
         sys.stdout.write(f"  writer {', '.join(run.writers) or '-'}\n")
+        for problem in run.problems:
+            sys.stdout.write(f"  DAMAGED {problem} (TensorBoard stops reading this file there)\n")
         width = max([len(t) for t in run.tags] + [3])
         sys.stdout.write(f"  {'tag':<{width}}  {'plugin':<26} {'count':>7} {'steps':>15}  wall time (UTC)\n")
         for name, tag in sorted(run.tags.items()):
             steps = f"{tag.first_step}..{tag.last_step}"
             times = f"{_time(tag.first_wall_time)} .. {_time(tag.last_wall_time)}"
             sys.stdout.write(f"  {name:<{width}}  {tag.plugin:<26} {tag.count:>7} {steps:>15}  {times}\n")
-    return 0
+    return 1 if any(r.problems for r in runs) else 0
 
 
 def _jsonable(message: Any) -> Any:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Union
 
 from . import protos
-from .record import InvalidEventError, Record, TruncatedRecordError, read_records
+from .record import CorruptRecordError, InvalidEventError, Record, TruncatedRecordError, read_records
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -65,6 +65,7 @@ class RunInfo:
     files: List[str] = field(default_factory=list)
     writers: List[str] = field(default_factory=list)
     tags: Dict[str, TagInfo] = field(default_factory=dict)
+    problems: List[str] = field(default_factory=list)
 
 
 def _is_event_file(name: str) -> bool:
@@ -183,30 +184,38 @@ def scalars(logdir: PathLike) -> Dict[str, Dict[str, List[ScalarPoint]]]:
 def describe(logdir: PathLike) -> List[RunInfo]:
     """Summarise every run under ``logdir``: files, writer names and per-tag counts and ranges.
 
-    Damaged files raise :class:`CorruptRecordError`; use ``eventwriter verify`` to locate damage.
+    A damaged file is summarised up to the damage, and ``RunInfo.problems`` says where it is
+    (file, byte offset, kind), as TensorBoard would stop reading there too.
     """
     infos = []
     for run, files in run_files(logdir).items():
         info = RunInfo(run, files=list(files))
         for file_path in files:
-            for rec in read_file_events(file_path):
-                event = rec.event
-                what = event.WhichOneof("what")
-                if what == "file_version":
-                    writer = event.source_metadata.writer or "(unnamed)"
-                    if writer not in info.writers:
-                        info.writers.append(writer)
-                elif what == "summary":
-                    for value in event.summary.value:
-                        tag = info.tags.setdefault(value.tag, TagInfo(_plugin_of(value)))
-                        tag.add(event.step, event.wall_time)
-                elif what == "graph_def":
-                    info.tags.setdefault("__run_graph__", TagInfo("graphs")).add(event.step, event.wall_time)
-                elif what == "tagged_run_metadata":
-                    name = event.tagged_run_metadata.tag
-                    info.tags.setdefault(name, TagInfo("graph_tagged_run_metadata")).add(event.step, event.wall_time)
+            try:
+                _describe_file(info, file_path)
+            except CorruptRecordError as exc:
+                info.problems.append(f"{file_path}: offset {exc.offset}: {exc.kind}: {exc.message}")
         infos.append(info)
     return infos
+
+
+def _describe_file(info: RunInfo, file_path: str) -> None:
+    """Add one file's writer names and tag counts to ``info`` (raises at the first damaged record)."""
+    for rec in read_file_events(file_path):
+        event = rec.event
+        what = event.WhichOneof("what")
+        if what == "file_version":
+            writer = event.source_metadata.writer or "(unnamed)"
+            if writer not in info.writers:
+                info.writers.append(writer)
+        elif what == "summary":
+            for value in event.summary.value:
+                info.tags.setdefault(value.tag, TagInfo(_plugin_of(value))).add(event.step, event.wall_time)
+        elif what == "graph_def":
+            info.tags.setdefault("__run_graph__", TagInfo("graphs")).add(event.step, event.wall_time)
+        elif what == "tagged_run_metadata":
+            name = event.tagged_run_metadata.tag
+            info.tags.setdefault(name, TagInfo("graph_tagged_run_metadata")).add(event.step, event.wall_time)
 
 
 def check_event(event: "protos.Event") -> Optional[str]:

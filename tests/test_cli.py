@@ -121,3 +121,18 @@ def test_missing_path_and_non_event_file(tmp_path):
     assert out.returncode == 1 and "not an event file" in out.stderr
     out = _cli("verify", tmp_path)
     assert out.returncode == 1 and "no event files" in out.stderr
+
+
+def test_inspect_reports_damage_and_keeps_going(logdir):
+    path = run_files(logdir)["."][0]
+    records = list(read_events(path))
+    data = bytearray(open(path, "rb").read())
+    data[records[4].offset + 14] ^= 0xFF
+    open(path, "wb").write(bytes(data))
+    out = _cli("inspect", logdir)
+    assert out.returncode == 1
+    assert f"DAMAGED {path}: offset {records[4].offset}: bad data CRC" in out.stdout
+    assert "run pair_a" in out.stdout  # the other runs are still listed
+    info = json.loads(_cli("inspect", "--json", logdir).stdout)
+    main = next(r for r in info if r["run"] == ".")
+    assert main["problems"] and main["tags"]["loss"]["count"] == 2  # records before the damage
