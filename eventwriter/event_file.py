@@ -196,6 +196,15 @@ class EventFileWriter:
                     os.close(self._fd)
                     _live_writers.discard(self)
 
+    def __del__(self) -> None:
+        # A writer dropped without close(): write what is left and release the descriptor (a raw
+        # int, which nothing else would close). Queued data keeps the writer alive until the
+        # background thread has handed it over, so this normally only closes the file.
+        try:
+            self.close()
+        except Exception:  # never raise from a finalizer
+            pass
+
     # -- internals -------------------------------------------------------------------------
 
     def _raise_pending_error(self) -> None:
@@ -275,13 +284,18 @@ class _Flusher:
                     self._cond.wait()
             # Let records accumulate briefly: one write per interval instead of one per record.
             time.sleep(HANDOFF_SECS)
-            with self._cond:
-                batch, self._pending = self._pending, set()
-            for writer in batch:
-                try:
-                    writer._drain(background=True)
-                except Exception:  # pragma: no cover - _drain keeps OSErrors itself
-                    pass
+            self._drain_pending()
+
+    def _drain_pending(self) -> None:
+        # A method of its own so that no reference to a writer outlives the hand-off (a local of
+        # the loop above would keep the last batch alive, and dropped writers uncollected).
+        with self._cond:
+            batch, self._pending = self._pending, set()
+        for writer in batch:
+            try:
+                writer._drain(background=True)
+            except Exception:  # pragma: no cover - _drain keeps OSErrors itself
+                pass
 
     def reset_after_fork(self) -> None:
         self._cond = threading.Condition()

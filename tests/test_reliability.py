@@ -276,3 +276,22 @@ def test_short_write_then_error_keeps_records_whole_and_unique(tmp_path, monkeyp
     w.close()
     assert [s for s, _ in scalar_series(plugin_accumulator(tmp_path), "x")] == list(range(50))
     subprocess.run([sys.executable, "-m", "eventwriter", "verify", "-q", str(tmp_path)], check=True, cwd=ROOT)
+
+
+def test_dropped_writer_releases_its_file_and_keeps_its_data(tmp_path):
+    import gc
+
+    before = len(os.listdir("/proc/self/fd"))
+    for k in range(20):
+        w = SummaryWriter(tmp_path / f"run{k}")
+        w.add_scalar("x", float(k), k)
+        del w  # no close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        gc.collect()
+        if len(os.listdir("/proc/self/fd")) <= before:
+            break
+        time.sleep(0.1)
+    assert len(os.listdir("/proc/self/fd")) <= before
+    for k in range(20):
+        assert [p.step for p in scalars(tmp_path / f"run{k}")["."]["x"]] == [k]
