@@ -21,7 +21,7 @@ from PIL import Image
 from tensorboard.plugins.projector import projector_config_pb2
 
 from eventwriter import SummaryWriter
-from eventwriter import projector
+from eventwriter import tsv
 from eventwriter.graph import graph_events
 from eventwriter.projector import EMPTY_LABEL, write_embedding
 
@@ -134,11 +134,11 @@ def test_fast_float_formatting_equals_repr():
     for x in samples:
         seps = np.full(x.size, 9, dtype=np.uint8)
         expected = "".join(repr(float(v)) + "\t" for v in x.tolist()).encode()
-        assert projector._format_values(x, seps) == expected
+        assert tsv._format_values(x, seps) == expected
         with np.errstate(invalid="ignore", over="ignore"):
             from_float32 = np.array_equal(x.astype(np.float32).astype(np.float64), x, equal_nan=True)
         if from_float32:  # the shortcut product for values with at most 24 significant bits
-            assert projector._format_values(x, seps, narrow=True) == expected
+            assert tsv._format_values(x, seps, narrow=True) == expected
 
 
 def test_sprite_equals_torch_for_any_count(tmp_path):
