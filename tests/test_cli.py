@@ -136,3 +136,32 @@ def test_inspect_reports_damage_and_keeps_going(logdir):
     info = json.loads(_cli("inspect", "--json", logdir).stdout)
     main = next(r for r in info if r["run"] == ".")
     assert main["problems"] and main["tags"]["loss"]["count"] == 2  # records before the damage
+
+
+@pytest.mark.torch
+def test_read_events_matches_tensorboards_loader_event_for_event(tmp_path):
+    """Every kind, from torch's writer and ours: the same events, in order, as EventFileLoader."""
+    pytest.importorskip("torch")
+    from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
+    from tensorboard.compat.proto.event_pb2 import Event
+    from torch.utils.tensorboard import SummaryWriter as TorchWriter
+
+    from test_all_kinds import write_everything
+
+    write_everything(tmp_path / "ours")
+    torch_writer = TorchWriter(str(tmp_path / "torch"))
+    torch_writer.add_scalar("s", 1.0, 1)
+    torch_writer.add_histogram("h", np.arange(100.0), 2)
+    torch_writer.add_image("i", np.zeros((3, 4, 4)), 3)
+    torch_writer.add_text("t", "x", 4)
+    torch_writer.add_pr_curve("p", np.array([0, 1, 1]), np.array([0.2, 0.7, 0.9]), 5)
+    torch_writer.close()
+    for root in (tmp_path / "ours", tmp_path / "torch"):
+        for files in run_files(root).values():
+            for path in files:
+                ours = [(r.event.wall_time, r.event.step, r.event.WhichOneof("what"), r.event.SerializeToString()) for r in read_events(path)]
+                theirs = []
+                for raw in RawEventFileLoader(path).Load():
+                    event = Event.FromString(raw)
+                    theirs.append((event.wall_time, event.step, event.WhichOneof("what"), raw))
+                assert ours == theirs, path
