@@ -163,9 +163,8 @@ class EventFileWriter:
         """Queue an Event holding ``summary`` (a Summary message or its bytes), like torch's FileWriter."""
         from .stamps import event_step, event_wall_time
 
-        body = summary if isinstance(summary, (bytes, bytearray)) else summary.SerializeToString()
-        head = wire.event_prefix(event_wall_time(walltime), event_step(global_step))
-        self.write_event(head + wire.length_delimited(b"\x2a", bytes(body)))
+        body = bytes(summary) if isinstance(summary, (bytes, bytearray)) else summary.SerializeToString()
+        self.write_event(wire.summary_event(event_wall_time(walltime), event_step(global_step), body))
 
     def flush(self) -> None:
         """Write everything queued so far to the file and ``fsync`` it: a barrier.

@@ -90,7 +90,7 @@ def tensor_proto(array: np.ndarray) -> "protos.TensorProto":
         flat = array.reshape(-1)
         values = [v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in flat.tolist()]
         return protos.TensorProto(dtype=protos.DT_STRING, tensor_shape=shape, string_val=values)
-    dtype = _DTYPES.get(array.dtype.newbyteorder("=")) if array.dtype.byteorder != "|" else _DTYPES.get(array.dtype)
+    dtype = _DTYPES.get(array.dtype.newbyteorder("="))
     if dtype is None:
         raise TypeError(f"arrays of dtype {array.dtype} cannot be stored in a TensorBoard tensor")
     content = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()

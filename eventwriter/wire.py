@@ -7,7 +7,8 @@ field-number order). ``tests/test_wire.py`` checks every function against the pr
 against TensorBoard's own ``Event`` parser. Everything else goes through :mod:`eventwriter.protos`.
 
 Field numbers (FORMAT.md §3.1, §3.2): Event 1 wall_time (double), 2 step (int64), 3 file_version
-(string), 5 summary, 7 session_log, 10 source_metadata; Summary 1 value; Summary.Value 1 tag,
+(string), 4 graph_def (bytes), 5 summary, 7 session_log, 8 tagged_run_metadata,
+10 source_metadata; TaggedRunMetadata 1 tag, 2 run_metadata (bytes); Summary 1 value; Summary.Value 1 tag,
 2 simple_value (float); SourceMetadata 1 writer; SessionLog 1 status.
 """
 
@@ -16,16 +17,16 @@ from __future__ import annotations
 import math
 import struct
 
-_DOUBLE = struct.Struct("<d")
 _KEYED_DOUBLE = struct.Struct("<Bd")
 _FLOAT = struct.Struct("<f")
 _FLOAT_PACK = _FLOAT.pack
 
-_KEY_WALL_TIME = b"\x09"  # field 1, wire type 1 (64-bit)
 _KEY_STEP = b"\x10"  # field 2, wire type 0 (varint)
 _KEY_FILE_VERSION = b"\x1a"  # field 3, wire type 2
+_KEY_GRAPH_DEF = b"\x22"  # field 4, wire type 2 (bytes)
 _KEY_SUMMARY = b"\x2a"  # field 5, wire type 2
 _KEY_SESSION_LOG = b"\x3a"  # field 7, wire type 2
+_KEY_TAGGED_RUN_METADATA = b"\x42"  # field 8, wire type 2
 _KEY_SOURCE_METADATA = b"\x52"  # field 10, wire type 2
 _KEY_VALUE = b"\x0a"  # Summary.value: field 1, wire type 2
 _KEY_TAG = b"\x0a"  # Summary.Value.tag: field 1, wire type 2
@@ -84,6 +85,34 @@ def simple_value_entry(tag: str) -> bytes:
     if not tag:  # proto3 omits an empty string
         return _KEY_SIMPLE_VALUE
     return length_delimited(_KEY_TAG, tag.encode("utf-8")) + _KEY_SIMPLE_VALUE
+
+
+def simple_value_prefix(tag: str) -> bytes:
+    """Return everything of ``Event.summary{value{tag, simple_value}}`` but the 4 float32 bytes.
+
+    The Value's length is the same for every value of a tag, so the whole prefix can be computed
+    once per tag; append :func:`float32_bytes` to complete the field.
+    """
+    entry = simple_value_entry(tag)
+    value_len = len(entry) + 4
+    value_field = _KEY_VALUE + varint(value_len)
+    return _KEY_SUMMARY + varint(len(value_field) + value_len) + value_field + entry
+
+
+def summary_event(wall_time: float, step: int | None, summary_bytes: bytes) -> bytes:
+    """Encode ``Event{wall_time, step, summary}`` around an already serialized Summary."""
+    return event_prefix(wall_time, step) + length_delimited(_KEY_SUMMARY, summary_bytes)
+
+
+def graph_event(wall_time: float, graph_def_bytes: bytes) -> bytes:
+    """Encode ``Event{wall_time, graph_def}`` (no step: graphs are written at step 0)."""
+    return event_prefix(wall_time, None) + length_delimited(_KEY_GRAPH_DEF, graph_def_bytes)
+
+
+def tagged_run_metadata_event(wall_time: float, tag: str, run_metadata_bytes: bytes) -> bytes:
+    """Encode ``Event{wall_time, tagged_run_metadata{tag, run_metadata}}``."""
+    tagged = length_delimited(b"\x0a", tag.encode("utf-8")) + length_delimited(b"\x12", run_metadata_bytes)
+    return event_prefix(wall_time, None) + length_delimited(_KEY_TAGGED_RUN_METADATA, tagged)
 
 
 def summary_field(value_bytes: bytes) -> bytes:

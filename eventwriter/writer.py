@@ -23,7 +23,6 @@ from .record import encode_record
 from .scalar import scalar_value as _to_float
 from .stamps import event_step, event_wall_time
 
-_SUMMARY_KEY = b"\x2a"  # Event.summary, field 5, length-delimited
 _now = time.time
 _event_prefix = wire.event_prefix
 _float32_bytes = wire.float32_bytes
@@ -123,8 +122,7 @@ class SummaryWriter:
         self._write_summary_bytes(summary.SerializeToString(), event_step(global_step), event_wall_time(walltime))
 
     def _write_summary_bytes(self, body: bytes, step: Optional[int], wall_time: float) -> None:
-        payload = wire.event_prefix(wall_time, step) + wire.length_delimited(_SUMMARY_KEY, body)
-        self._get_file_writer().write_event(payload)
+        self._get_file_writer().write_event(wire.summary_event(wall_time, step, body))
 
     # -- scalars -----------------------------------------------------------------------------
 
@@ -174,13 +172,7 @@ class SummaryWriter:
         self._last_scalar_step[tag] = step
 
     def _scalar_prefix(self, tag: str) -> bytes:
-        _check_tag(tag)
-        entry = wire.simple_value_entry(tag)
-        # The Value's length is constant for a tag (the value is 4 bytes), so the whole summary
-        # header can be computed once: Event.summary{Summary.value{tag, simple_value key}}.
-        value_len = len(entry) + 4
-        value_field = b"\x0a" + wire.varint(value_len)
-        prefix = _SUMMARY_KEY + wire.varint(len(value_field) + value_len) + value_field + entry
+        prefix = wire.simple_value_prefix(_check_tag(tag))
         if len(self._scalar_prefixes) < 100_000:  # bound the cache for programs with unbounded tag sets
             self._scalar_prefixes[tag] = prefix
         return prefix
@@ -206,13 +198,11 @@ class SummaryWriter:
         items = [(_check_tag(key, "tag_scalar_dict key"), _to_float(value, f"tag_scalar_dict[{key!r}]")) for key, value in tag_scalar_dict.items()]
         step = event_step(global_step)
         wall_time = event_wall_time(walltime)
-        entry = wire.simple_value_entry(main_tag)
+        head = wire.event_prefix(wall_time, step) + wire.simple_value_prefix(main_tag)
         base = self._get_file_writer().get_logdir()
         for key, value in items:
             run_dir = base + "/" + main_tag.replace("/", "_") + "_" + key
-            body = wire.length_delimited(b"\x0a", entry + wire.float32_bytes(value))
-            payload = wire.event_prefix(wall_time, step) + wire.length_delimited(_SUMMARY_KEY, body)
-            self._sub_writer(run_dir).write_event(payload)
+            self._sub_writer(run_dir).write_event(head + wire.float32_bytes(value))
 
     def _sub_writer(self, run_dir: str) -> EventFileWriter:
         self._get_file_writer()
@@ -585,13 +575,11 @@ class SummaryWriter:
     def _write_graph(self, graph_def: Any, run_metadata: Any) -> None:
         # Event.graph_def (field 4, bytes) at step 0, then Event.tagged_run_metadata (field 8)
         # {tag "step1", run_metadata} as torch writes them (FORMAT.md §4, add_graph).
-        writer = self._get_file_writer()
         now = time.time()
-        records = encode_record(wire.event_prefix(now, None) + wire.length_delimited(b"\x22", graph_def.SerializeToString()))
+        records = encode_record(wire.graph_event(now, graph_def.SerializeToString()))
         if run_metadata is not None:
-            tagged = wire.length_delimited(b"\x0a", b"step1") + wire.length_delimited(b"\x12", run_metadata.SerializeToString())
-            records += encode_record(wire.event_prefix(now, None) + wire.length_delimited(b"\x42", tagged))
-        writer.write_record(records)
+            records += encode_record(wire.tagged_run_metadata_event(now, "step1", run_metadata.SerializeToString()))
+        self._get_file_writer().write_record(records)
 
     def add_embedding(
         self,

@@ -45,3 +45,22 @@ def test_varint_matches_protobuf():
     for n in [0, 1, 127, 128, 300, 2**31, 2**63 - 1, -1, -(2**63)]:
         event = protos.Event(step=n)
         assert event.SerializeToString() in (b"", b"\x10" + wire.varint(n))
+
+
+@pytest.mark.parametrize("tag", ["loss", "x" * 200, ""])
+def test_simple_value_prefix_completes_to_protobufs_bytes(tag):
+    head = wire.event_prefix(5.0, 7) + wire.simple_value_prefix(tag) + wire.float32_bytes(0.25)
+    expected = protos.Event(wall_time=5.0, step=7, summary=protos.Summary(value=[protos.Summary.Value(tag=tag, simple_value=0.25)]))
+    assert head == expected.SerializeToString()
+
+
+def test_summary_graph_and_run_metadata_events_match_protobuf():
+    summary = protos.Summary(value=[protos.Summary.Value(tag="t", simple_value=1.0)])
+    assert wire.summary_event(3.5, 9, summary.SerializeToString()) == protos.Event(wall_time=3.5, step=9, summary=summary).SerializeToString()
+    graph = protos.GraphDef(node=[protos.NodeDef(name="a", op="b")]).SerializeToString()
+    assert wire.graph_event(3.5, graph) == protos.Event(wall_time=3.5, graph_def=graph).SerializeToString()
+    run_metadata = protos.RunMetadata(step_stats=protos.StepStats(dev_stats=[protos.DeviceStepStats(device="/device:CPU:0")]))
+    expected = protos.Event(
+        wall_time=3.5, tagged_run_metadata=protos.TaggedRunMetadata(tag="step1", run_metadata=run_metadata.SerializeToString())
+    )
+    assert wire.tagged_run_metadata_event(3.5, "step1", run_metadata.SerializeToString()) == expected.SerializeToString()
