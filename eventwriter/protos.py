@@ -1,7 +1,8 @@
 """Protocol buffer messages of the TensorBoard event format, under our own package.
 
-This is the only module that imports the generated code in ``proto/`` (see
-``proto/README.md``; regenerate with ``python -m proto.generate``). Everything
+This is the only module that imports the generated code in ``eventwriter/_proto/``
+(built from the ``.proto`` sources in the repository's ``proto/``, see ``proto/README.md``;
+regenerate with ``python proto/generate.py``). Everything
 else imports message classes and enum values from here.
 
 The messages are declared in the project's own ``.proto`` files with package
@@ -19,23 +20,23 @@ Values of ``SessionStartInfo.hparams`` and ``HParamInfo.domain_discrete`` are
 ``google.protobuf.struct_pb2.Value`` / ``ListValue``.
 """
 
-from proto import attr_value_pb2 as _attr_value_pb2
-from proto import event_pb2 as _event_pb2
-from proto import graph_pb2 as _graph_pb2
-from proto import histogram_pb2 as _histogram_pb2
-from proto import hparams_pb2 as _hparams_pb2
-from proto import layout_pb2 as _layout_pb2
-from proto import mesh_pb2 as _mesh_pb2
-from proto import node_def_pb2 as _node_def_pb2
-from proto import plugin_data_pb2 as _plugin_data_pb2
-from proto import projector_config_pb2 as _projector_config_pb2
-from proto import run_metadata_pb2 as _run_metadata_pb2
-from proto import step_stats_pb2 as _step_stats_pb2
-from proto import summary_pb2 as _summary_pb2
-from proto import tensor_pb2 as _tensor_pb2
-from proto import tensor_shape_pb2 as _tensor_shape_pb2
-from proto import types_pb2 as _types_pb2
-from proto import versions_pb2 as _versions_pb2
+from ._proto import attr_value_pb2 as _attr_value_pb2
+from ._proto import event_pb2 as _event_pb2
+from ._proto import graph_pb2 as _graph_pb2
+from ._proto import histogram_pb2 as _histogram_pb2
+from ._proto import hparams_pb2 as _hparams_pb2
+from ._proto import layout_pb2 as _layout_pb2
+from ._proto import mesh_pb2 as _mesh_pb2
+from ._proto import node_def_pb2 as _node_def_pb2
+from ._proto import plugin_data_pb2 as _plugin_data_pb2
+from ._proto import projector_config_pb2 as _projector_config_pb2
+from ._proto import run_metadata_pb2 as _run_metadata_pb2
+from ._proto import step_stats_pb2 as _step_stats_pb2
+from ._proto import summary_pb2 as _summary_pb2
+from ._proto import tensor_pb2 as _tensor_pb2
+from ._proto import tensor_shape_pb2 as _tensor_shape_pb2
+from ._proto import types_pb2 as _types_pb2
+from ._proto import versions_pb2 as _versions_pb2
 
 __all__ = [
     # event.proto
