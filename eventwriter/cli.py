@@ -14,7 +14,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Any, List, Optional, Sequence
 
-from .record import CorruptRecordError, RecordError, TruncatedRecordError, read_records
+from .record import CorruptRecordError, RecordError, TruncatedRecordError
 
 
 def _time(wall_time: Optional[float]) -> str:
@@ -30,6 +30,7 @@ def _fail(message: str, code: int = 1) -> int:
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from .reader import describe
+    from .storage import storage_for
 
     runs = describe(args.logdir)
     if args.json:
@@ -51,7 +52,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     for run in runs:
         sys.stdout.write(f"run {run.name}\n")
         for path in run.files:
-            sys.stdout.write(f"  file {os.path.basename(path)} ({os.path.getsize(path)} bytes)\n")
+            sys.stdout.write(f"  file {path.rsplit('/', 1)[-1].rsplit(os.sep, 1)[-1]} ({storage_for(path).size(path)} bytes)\n")
         sys.stdout.write(f"  writer {', '.join(run.writers) or '-'}\n")
         for problem in run.problems:
             sys.stdout.write(f"  DAMAGED {problem} (TensorBoard stops reading this file there)\n")
@@ -71,41 +72,37 @@ def _jsonable(message: Any) -> Any:
 
 
 def _cmd_dump(args: argparse.Namespace) -> int:
-    from .reader import _parse
+    from .reader import read_file_events
 
     problem = 0
-    with open(args.file, "rb") as stream:
-        try:
-            for record in read_records(stream, args.file):
-                event = _parse(record, args.file)
-                row = {"offset": record.offset, "length": len(record.payload), "event": _jsonable(event)}
-                if args.raw:
-                    row["payload_base64"] = base64.b64encode(record.payload).decode("ascii")
-                sys.stdout.write(json.dumps(row) + "\n")
-        except TruncatedRecordError as exc:
-            sys.stderr.write(f"eventwriter: {exc} (the file may still be being written)\n")
-        except CorruptRecordError as exc:
-            hint = " (not an event file?)" if exc.offset == 0 else ""
-            problem = _fail(f"{exc}{hint}")
+    try:
+        for rec in read_file_events(args.file, strict=True):
+            row = {"offset": rec.offset, "length": len(rec.payload), "event": _jsonable(rec.event)}
+            if args.raw:
+                row["payload_base64"] = base64.b64encode(rec.payload).decode("ascii")
+            sys.stdout.write(json.dumps(row) + "\n")
+    except TruncatedRecordError as exc:
+        sys.stderr.write(f"eventwriter: {exc} (the file may still be being written)\n")
+    except CorruptRecordError as exc:
+        hint = " (not an event file?)" if exc.offset == 0 else ""
+        problem = _fail(f"{exc}{hint}")
     return problem
 
 
 def _verify_file(path: str) -> Optional[str]:
-    from .reader import _parse, check_event
+    from .reader import check_event, read_file_events
 
     count = 0
-    with open(path, "rb") as stream:
-        try:
-            for record in read_records(stream, path):
-                event = _parse(record, path)
-                if count == 0 and event.WhichOneof("what") != "file_version":
-                    return f"{path}: offset {record.offset}: first record is not a file_version event"
-                reason = check_event(event)
-                if reason:
-                    return f"{path}: offset {record.offset}: bad event: {reason}"
-                count += 1
-        except RecordError as exc:
-            return f"{path}: offset {exc.offset}: {exc.kind}: {exc.message}"
+    try:
+        for rec in read_file_events(path, strict=True):
+            if count == 0 and rec.event.WhichOneof("what") != "file_version":
+                return f"{path}: offset {rec.offset}: first record is not a file_version event"
+            reason = check_event(rec.event)
+            if reason:
+                return f"{path}: offset {rec.offset}: bad event: {reason}"
+            count += 1
+    except RecordError as exc:
+        return f"{path}: offset {exc.offset}: {exc.kind}: {exc.message}"
     if count == 0:
         return f"{path}: offset 0: empty file: no records"
     return None
@@ -155,15 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code."""
+    from .storage import storage_for
+
     args = build_parser().parse_args(argv)
-    for attr in ("logdir", "file"):
-        path = getattr(args, attr, None)
-        if path is not None and not os.path.exists(path):
+    targets = [getattr(args, attr, None) for attr in ("logdir", "file")] + list(getattr(args, "paths", None) or [])
+    for path in filter(None, targets):
+        if storage_for(path).kind(path) == "missing":
             return _fail(f"no such file or directory: {path}", 2)
-    for path in getattr(args, "paths", None) or []:
-        if not os.path.exists(path):
-            return _fail(f"no such file or directory: {path}", 2)
-    if getattr(args, "file", None) is not None and os.path.isdir(args.file):
+    if getattr(args, "file", None) is not None and storage_for(args.file).kind(args.file) == "dir":
         return _fail(f"{args.file} is a directory; dump takes one event file", 2)
     try:
         return int(args.func(args))

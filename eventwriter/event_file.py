@@ -21,17 +21,19 @@ Durability model (why it looks like this):
 from __future__ import annotations
 
 import atexit
-import errno
 import itertools
 import os
 import socket
 import threading
 import time
 import weakref
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from . import wire
 from .record import encode_record
+
+if TYPE_CHECKING:
+    from .storage import Storage
 
 HANDOFF_SECS = 0.2
 MAX_BUFFER_BYTES = 1 << 20
@@ -61,6 +63,10 @@ def event_file_name(wall_time: float, suffix: str = "") -> str:
     )
 
 
+class WriterClosedError(ValueError):
+    """The event file writer was closed; :class:`eventwriter.SummaryWriter` opens a new file instead."""
+
+
 class EventFileWriter:
     """Appends framed event records to one new event file in ``logdir``.
 
@@ -70,55 +76,53 @@ class EventFileWriter:
         filename_suffix: appended to the file name, as in torch.
         first_step: if not None, the ``purge_step`` protocol: after the header, an Event with this
             step and ``file_version`` and an Event with ``SessionLog.START`` (FORMAT.md §5.6).
+        storage: the backend (:mod:`eventwriter.storage`); default: the one for ``logdir``.
+        max_file_bytes: start a new file (repeating the ``file_version`` header, never the purge
+            records) once the current one would grow past this many bytes.
 
     Raises:
         OSError: the directory or the file cannot be created (the message names the path).
     """
 
-    def __init__(self, logdir: str, filename_suffix: str = "", first_step: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        logdir: str,
+        filename_suffix: str = "",
+        first_step: Optional[int] = None,
+        storage: Optional["Storage"] = None,
+        max_file_bytes: Optional[int] = None,
+    ) -> None:
+        if storage is None:
+            from .storage import storage_for
+
+            storage = storage_for(logdir)
         self._logdir = logdir
         self._lock = threading.Lock()  # guards _buffer, _pending, _error, _closed
-        self._io_lock = threading.Lock()  # orders writes to the file descriptor
+        self._io_lock = threading.Lock()  # orders hand-overs to the stream, sync and close
         self._buffer: list[bytes] = []
         self._pending = 0
         self._error: Optional[OSError] = None
         self._closed = False
         self._pid = os.getpid()
-        try:
-            os.makedirs(logdir, exist_ok=True)
-        except OSError as exc:
-            raise type(exc)(exc.errno, f"cannot create log directory {logdir!r}: {exc.strerror}") from exc
+        storage.makedirs(logdir)
         now = time.time()
-        self._fd, self._path = self._create_file(logdir, now, filename_suffix)
         header = encode_record(wire.file_version_event(now, WRITER_NAME))
+        self._stream = storage.open_stream(logdir, lambda: event_file_name(time.time(), filename_suffix), header, max_file_bytes)
+        self._path = self._stream.path
         if first_step is not None:
-            header += encode_record(wire.file_version_event(now, None, first_step))
-            header += encode_record(wire.session_start_event(now, first_step))
-        try:
-            self._write_all(header)
-        except OSError as exc:
-            os.close(self._fd)
-            raise type(exc)(exc.errno, f"cannot write event file {self._path!r}: {exc.strerror}") from exc
-        _live_writers.add(self)
-
-    @staticmethod
-    def _create_file(logdir: str, now: float, suffix: str) -> tuple[int, str]:
-        # O_EXCL: never truncate or append to another writer's file, even on a name collision.
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-        for _ in range(100):
-            path = os.path.join(logdir, event_file_name(now, suffix))
+            restart = encode_record(wire.file_version_event(now, None, first_step))
+            restart += encode_record(wire.session_start_event(now, first_step))
             try:
-                return os.open(path, flags, 0o644), path
-            except FileExistsError:
-                continue
+                self._stream.write(restart)
             except OSError as exc:
-                raise type(exc)(exc.errno, f"cannot create event file in {logdir!r}: {exc.strerror}") from exc
-        raise FileExistsError(errno.EEXIST, f"no free event file name in {logdir!r}")
+                self._stream.abandon()
+                raise type(exc)(exc.errno, f"cannot write event file {self._path!r}: {exc.strerror}") from exc
+        _live_writers.add(self)
 
     @property
     def path(self) -> str:
-        """Path of the event file."""
-        return self._path
+        """Path of the event file being written (the newest one, with rotation)."""
+        return self._stream.path
 
     @property
     def closed(self) -> bool:
@@ -133,14 +137,14 @@ class EventFileWriter:
         """Queue one framed record (or several concatenated); it reaches the OS within HANDOFF_SECS.
 
         Raises:
-            ValueError: the writer is closed.
+            WriterClosedError: the writer is closed (a ``ValueError``).
             OSError: an earlier background write failed (raised once; the data is kept for retry).
         """
         with self._lock:
             if self._error is not None or self._closed:
                 if self._error is not None:
                     self._raise_pending_error()
-                raise ValueError(f"event file {self._path!r} is closed")
+                raise WriterClosedError(f"event file {self.path!r} is closed")
             buffer = self._buffer
             was_empty = not buffer
             buffer.append(record)
@@ -167,40 +171,56 @@ class EventFileWriter:
         self.write_event(wire.summary_event(event_wall_time(walltime), event_step(global_step), body))
 
     def flush(self) -> None:
-        """Write everything queued so far to the file and ``fsync`` it: a barrier.
+        """Hand everything queued so far to the stream and sync it (``fsync``): a barrier.
 
         Raises:
             OSError: writing or syncing failed (the unwritten data stays queued).
         """
-        if self.closed:
+        if self._pid != os.getpid():
             return
         self._drain()
         with self._io_lock:
-            os.fsync(self._fd)
+            if not self._closed:  # close() in another thread already synced and released it
+                self._sync()
 
     def close(self) -> None:
-        """Flush and close the file. Calling it again does nothing."""
-        with self._lock:
-            if self._closed:
-                return
+        """Flush and close the file. Calling it again does nothing.
+
+        If the flush fails (a full disk...), the writer stays open with its data queued and the
+        error is raised: a later ``close()`` or ``flush()`` retries, and nothing is lost.
+        """
+        if self._closed:
+            return
         if self._pid != os.getpid():
             self._closed = True
             return
-        try:
-            self.flush()
-        finally:
+        self._drain()
+        with self._io_lock:
             with self._lock:
-                if not self._closed and not self._buffer:
-                    self._closed = True
-                    os.close(self._fd)
-                    _live_writers.discard(self)
+                if self._closed:
+                    return
+                if self._buffer:  # logged by another thread since the drain: hand it over first
+                    data = b"".join(self._buffer)
+                    self._buffer, self._pending = [], 0
+                    self._write_locked(data, background=False)
+            try:
+                self._stream.close()
+            except OSError as exc:
+                raise type(exc)(exc.errno, f"closing event file {self.path!r} failed: {exc.strerror}") from exc
+            with self._lock:
+                self._closed = True
+        _live_writers.discard(self)
 
     def __del__(self) -> None:
-        # A writer dropped without close(): write what is left and release the descriptor (a raw
-        # int, which nothing else would close). Queued data keeps the writer alive until the
-        # background thread has handed it over, so this normally only closes the file.
+        # A writer dropped without close(): its records were handed to the OS by the background
+        # thread (queued data keeps the writer alive until then), so only the descriptor is left
+        # to release. No fsync here: one per dropped writer would stall every live writer.
         try:
-            self.close()
+            if not self._closed and self._pid == os.getpid() and not self._buffer:
+                self._closed = True
+                self._stream.release()
+            elif not self._closed:
+                self.close()
         except Exception:  # never raise from a finalizer
             pass
 
@@ -208,11 +228,18 @@ class EventFileWriter:
 
     def _raise_pending_error(self) -> None:
         error, self._error = self._error, None
-        assert error is not None  # internal invariant, not user input
-        raise type(error)(error.errno, f"writing event file {self._path!r} failed: {error.strerror}") from error
+        if error is None:  # pragma: no cover - callers check first
+            return
+        raise type(error)(error.errno, f"writing event file {self.path!r} failed: {error.strerror}") from error
+
+    def _sync(self) -> None:
+        try:
+            self._stream.sync()
+        except OSError as exc:
+            raise type(exc)(exc.errno, f"syncing event file {self.path!r} failed: {exc.strerror}") from exc
 
     def _drain(self, background: bool = False) -> None:
-        """Hand the buffer to the OS. In the background thread, keep errors for the next call."""
+        """Hand the buffer to the stream. In the background thread, keep errors for the next call."""
         if self._pid != os.getpid():
             return
         with self._io_lock:
@@ -224,29 +251,22 @@ class EventFileWriter:
                 data = b"".join(self._buffer) if len(self._buffer) > 1 else self._buffer[0]
                 self._buffer = []
                 self._pending = 0
-            try:
-                self._write_all(data)
-            except OSError as exc:
-                done = getattr(exc, "written", 0)
-                with self._lock:
-                    # Put back what did not reach the file, ahead of anything queued meanwhile.
-                    self._buffer.insert(0, data[done:])
-                    self._pending += len(data) - done
-                    if background:
-                        self._error = exc
-                if not background:
-                    raise type(exc)(exc.errno, f"writing event file {self._path!r} failed: {exc.strerror}") from exc
+            self._write_locked(data, background)
 
-    def _write_all(self, data: bytes) -> None:
-        """Write all of ``data``; on failure the OSError carries ``written``, the bytes that made it."""
-        view = memoryview(data)
-        done = 0
-        while done < len(view):
-            try:
-                done += os.write(self._fd, view[done:])
-            except OSError as exc:
-                exc.written = done  # type: ignore[attr-defined]
-                raise
+    def _write_locked(self, data: bytes, background: bool) -> None:
+        """Write ``data`` to the stream (``_io_lock`` held); what did not make it goes back in front."""
+        try:
+            self._stream.write(data)
+        except OSError as exc:
+            done = getattr(exc, "written", 0)
+            with self._lock:
+                # Put back what did not reach the file, ahead of anything queued meanwhile.
+                self._buffer.insert(0, data[done:])
+                self._pending += len(data) - done
+                if background:
+                    self._error = exc
+            if not background:
+                raise type(exc)(exc.errno, f"writing event file {self.path!r} failed: {exc.strerror}") from exc
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
@@ -254,10 +274,7 @@ class EventFileWriter:
         self._buffer = []
         self._pending = 0
         self._closed = True
-        try:
-            os.close(self._fd)
-        except OSError:
-            pass
+        self._stream.abandon()
 
 
 class _Flusher:

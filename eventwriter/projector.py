@@ -46,15 +46,13 @@ thread meanwhile. ``benchmarks/bench_embedding.py`` compares with torch (10-20x 
 
 from __future__ import annotations
 
-import contextlib
 import math
 import operator
 import os
-import threading
 import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -62,11 +60,17 @@ from . import protos
 from .tensors import to_numpy
 from .tsv import tsv_chunks
 
+if TYPE_CHECKING:
+    from .storage import Storage
+
 CONFIG_NAME = "projector_config.pbtxt"
 """File name of the projector configuration in the logdir (TensorBoard looks for exactly this)."""
 
 LOCK_NAME = ".projector_config.pbtxt.lock"
-"""Lock file (in the logdir) serialising config updates across threads and processes."""
+"""Lock file (in a local logdir) serialising config updates across threads and processes."""
+
+LOCK_TIMEOUT_SECS = 30.0
+"""How long ``add_embedding`` waits for another writer's config update by default."""
 
 EMPTY_LABEL = "<empty>"
 """Written instead of a blank label, which the projector would skip (FORMAT.md §6 item 14)."""
@@ -74,7 +78,6 @@ EMPTY_LABEL = "<empty>"
 MAX_SPRITE_SIDE = 8192
 """Largest sprite width/height in pixels that the projector accepts."""
 
-_process_lock = threading.Lock()  # flock does not order threads sharing one open file description
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,20 +92,26 @@ def write_embedding(
     global_step: Optional[int] = None,
     tag: str = "default",
     metadata_header: Optional[Sequence[Any]] = None,
+    *,
+    storage: Optional["Storage"] = None,
+    lock_timeout: float = LOCK_TIMEOUT_SECS,
 ) -> None:
     """Write one embedding for the Projector and merge it into ``<logdir>/projector_config.pbtxt``.
 
     Args:
-        logdir: the run directory (a local path); the config goes here and every path in it is
-            relative to it.
+        logdir: the run directory (a local path or a store URL); the config goes here and every
+            path in it is relative to it.
         mat: (N, D) real array-like (numpy, torch tensor on any device, nested lists): one row per point.
         metadata: N labels (one column), or N rows of ``len(metadata_header)`` values.
         label_img: (N, C, H, W) array-like thumbnails, C = 1, 3 or 4; floats in [0, 1] or uint8.
         global_step: integer step (None -> 0); the files go to ``<step:05d>/``.
         tag: embedding name; the config entry is ``"<tag>:<step:05d>"``.
         metadata_header: column names for multi-column ``metadata``.
+        storage: the backend (:mod:`eventwriter.storage`); default: the one for ``logdir``.
+        lock_timeout: seconds to wait for another writer's config update before giving up.
 
     Raises:
+        TimeoutError: another process held the config lock for longer than ``lock_timeout``.
         TypeError: an argument has the wrong type (non-numeric ``mat``, ``tag`` not a str, ...).
         ValueError: ``mat`` is not 2-D or empty; ``metadata``/``label_img`` do not have N entries;
             ``label_img`` is not 4-D with 1, 3 or 4 channels; a metadata row does not match the
@@ -130,30 +139,42 @@ def write_embedding(
                 stacklevel=3,  # the caller of SummaryWriter.add_embedding
             )
 
-    subdir = embedding_subdir(tag, step)
-    info = protos.EmbeddingInfo(tensor_name=f"{tag}:{step:05d}", tensor_path=subdir + "/tensors.tsv")
-    if metadata_bytes is not None:
-        info.metadata_path = subdir + "/metadata.tsv"
+    if storage is None:
+        from .storage import storage_for
 
-    config_path = os.path.join(logdir, CONFIG_NAME)
-    _read_config(config_path)  # refuse early (before writing anything) if the config is unreadable
-    target = os.path.join(logdir, *subdir.split("/"))
-    if os.path.exists(target) and not os.path.isdir(target):
+        storage = storage_for(logdir)
+    subdir = embedding_subdir(tag, step)
+    config_path = storage.join(logdir, CONFIG_NAME)
+    _parse_config(storage.read_bytes(config_path), config_path)  # refuse early if the config is unreadable
+    target = storage.join(logdir, *subdir.split("/"))
+    if storage.kind(target) not in ("dir", "missing"):
         raise NotADirectoryError(f"cannot write the embedding: {target!r} exists and is not a directory")
+    # Re-logging the same tag and step: write fresh, uniquely named files and switch the config
+    # entry to them in one atomic update, so that a kill at any moment leaves the projector a
+    # matching tensors/metadata/sprite set (the old one, or the new one), never a mix.
+    suffix = "" if storage.kind(storage.join(target, "tensors.tsv")) == "missing" else "." + uuid.uuid4().hex[:8]
+    info = protos.EmbeddingInfo(tensor_name=f"{tag}:{step:05d}", tensor_path=f"{subdir}/tensors{suffix}.tsv")
+    if metadata_bytes is not None:
+        info.metadata_path = f"{subdir}/metadata{suffix}.tsv"
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         # The PNG (zlib releases the GIL) is built while this thread formats tensors.tsv.
         sprite_job = None if thumbs is None else pool.submit(lambda: sprite_png(_sprite_pixels(thumbs)))
-        os.makedirs(target, exist_ok=True)
-        _write_atomic(os.path.join(target, "tensors.tsv"), tsv_chunks(values))
+        storage.makedirs(target)
+        storage.write_atomic(storage.join(target, f"tensors{suffix}.tsv"), tsv_chunks(values))
         if metadata_bytes is not None:
-            _write_atomic(os.path.join(target, "metadata.tsv"), [metadata_bytes])
+            storage.write_atomic(storage.join(target, f"metadata{suffix}.tsv"), [metadata_bytes])
         if sprite_job is not None:
             png, (width, height) = sprite_job.result()
-            _write_atomic(os.path.join(target, "sprite.png"), [png])
-            info.sprite.image_path = subdir + "/sprite.png"
+            storage.write_atomic(storage.join(target, f"sprite{suffix}.png"), [png])
+            info.sprite.image_path = f"{subdir}/sprite{suffix}.png"
             info.sprite.single_image_dim.extend([width, height])
-    merge_config(logdir, info)
+    replaced = merge_config(logdir, info, storage=storage, lock_timeout=lock_timeout)
+    ours = {info.tensor_path, info.metadata_path, info.sprite.image_path}
+    if replaced is not None:  # the superseded files of this tag and step, now unreferenced
+        for old in (replaced.tensor_path, replaced.metadata_path, replaced.sprite.image_path):
+            if old and old not in ours and old.startswith(subdir + "/"):
+                storage.remove(storage.join(logdir, *old.split("/")))
 
 
 def encode_tag(tag: str) -> str:
@@ -166,28 +187,50 @@ def embedding_subdir(tag: str, step: int) -> str:
     return f"{step:05d}/{encode_tag(tag)}"
 
 
-def merge_config(logdir: str, info: "protos.EmbeddingInfo") -> None:
+def merge_config(
+    logdir: str,
+    info: "protos.EmbeddingInfo",
+    *,
+    storage: Optional["Storage"] = None,
+    lock_timeout: float = LOCK_TIMEOUT_SECS,
+) -> Optional["protos.EmbeddingInfo"]:
     """Add ``info`` to ``<logdir>/projector_config.pbtxt``, replacing an entry with the same tensor_name.
 
-    The read-modify-write holds an exclusive lock on ``<logdir>/.projector_config.pbtxt.lock``
-    (``fcntl.flock``; ``msvcrt.locking`` on Windows), and the new text replaces the file atomically.
+    The read-modify-write is atomic against other writers (threads, processes, machines): the
+    storage seam's ``update_atomic`` holds the lock file ``.projector_config.pbtxt.lock`` on a
+    local disk, or uses conditional writes on an object store. Readers see the old or the new file.
+
+    Returns:
+        The entry that was replaced, or None if ``info`` is new.
 
     Raises:
         ValueError: the existing file is not a text-format ProjectorConfig.
+        TimeoutError: another writer held the lock for longer than ``lock_timeout`` seconds.
         OSError: the file cannot be read or written.
     """
     from google.protobuf import text_format
 
-    path = os.path.join(logdir, CONFIG_NAME)
-    with _config_lock(os.path.join(logdir, LOCK_NAME)):
-        config = _read_config(path)
+    if storage is None:
+        from .storage import storage_for
+
+        storage = storage_for(logdir)
+    path = storage.join(logdir, CONFIG_NAME)
+    replaced: list = []
+
+    def merged(old: Optional[bytes]) -> bytes:
+        config = _parse_config(old, path)
+        replaced.clear()
         for existing in config.embeddings:
             if existing.tensor_name == info.tensor_name:
+                replaced.append(protos.EmbeddingInfo.FromString(existing.SerializeToString()))
                 existing.CopyFrom(info)
                 break
         else:
             config.embeddings.add().CopyFrom(info)
-        _write_atomic(path, [text_format.MessageToString(config).encode("utf-8")])
+        return text_format.MessageToString(config).encode("utf-8")
+
+    storage.update_atomic(path, merged, lock_timeout)
+    return replaced[0] if replaced else None
 
 
 def metadata_tsv(metadata: Any, count: int, metadata_header: Optional[Sequence[Any]] = None) -> bytes:
@@ -252,9 +295,6 @@ def _check_logdir(logdir: Any) -> str:
     path = os.fspath(logdir)
     if isinstance(path, bytes):
         path = os.fsdecode(path)
-    if "://" in path:
-        # side files need a local directory; never create a folder named "s3:" (USER_NEEDS §6)
-        raise ValueError(f"add_embedding needs a local logdir, got {path!r}")
     return path
 
 
@@ -380,12 +420,10 @@ def _is_blank(text: str) -> bool:
 # files, config and locking
 
 
-def _read_config(path: str) -> "protos.ProjectorConfig":
+def _parse_config(text: Optional[bytes], path: str) -> "protos.ProjectorConfig":
+    """The ProjectorConfig in ``text`` (an empty one for a missing file)."""
     config = protos.ProjectorConfig()
-    try:
-        with open(path, "rb") as f:
-            text = f.read()
-    except FileNotFoundError:
+    if text is None:
         return config
     from google.protobuf import text_format
 
@@ -394,49 +432,6 @@ def _read_config(path: str) -> "protos.ProjectorConfig":
     except (text_format.ParseError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot merge into {path!r}: it is not a text-format ProjectorConfig ({exc})") from exc
     return config
-
-
-def _write_atomic(path: str, chunks: Any) -> None:
-    """Write ``chunks`` (bytes) to a temporary file beside ``path``, then ``os.replace`` it."""
-    directory, name = os.path.split(path)
-    tmp = os.path.join(directory, f".{name}.{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}.tmp")
-    # mode 0o666 minus the umask, like a plain open() (mkstemp would make it private to the owner)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-@contextlib.contextmanager
-def _config_lock(lock_path: str) -> Iterator[None]:
-    with _process_lock:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                import fcntl
-            except ImportError:  # Windows
-                import msvcrt
-
-                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined]  # retries 10 s, then OSError
-                try:
-                    yield
-                finally:
-                    os.lseek(fd, 0, os.SEEK_SET)
-                    msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
-            else:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,29 +4,44 @@ The reader follows TensorBoard's rules (FORMAT.md §1): a run is a directory tha
 files whose name contains ``tfevents``; a run's files are read in lexicographic order; a
 truncated last record is what a live file looks like and ends the file quietly (unless
 ``strict``), while a damaged record raises a :class:`~eventwriter.record.CorruptRecordError`.
-It never imports the writer.
+Every path may be a local path or a store URL (``s3://``...): all file access goes through the
+storage seam (:mod:`eventwriter.storage`). It never imports the writer.
 """
 
 from __future__ import annotations
 
+import errno
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Union
 
 from . import protos
 from .record import CorruptRecordError, InvalidEventError, Record, TruncatedRecordError, read_records
+
+if TYPE_CHECKING:
+    from .storage import Storage
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 
 @dataclass(frozen=True)
 class EventRecord:
-    """One event read from disk: the file it came from, its byte offset and the parsed Event."""
+    """One event read from disk: the file it came from, its byte offset, the parsed Event and its bytes."""
 
     path: str
     offset: int
     event: "protos.Event"
+    payload: bytes = b""
+
+
+class SkippedFileWarning(UserWarning):
+    """An entry named like an event file is not a regular file (FIFO, socket, broken link): not read."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: not a regular file (FIFO, socket or broken link); skipped")
 
 
 @dataclass(frozen=True)
@@ -72,34 +87,67 @@ def _is_event_file(name: str) -> bool:
     return "tfevents" in name and not name.endswith(".profile-empty")
 
 
-def run_files(logdir: PathLike) -> Dict[str, List[str]]:
+def _storage(path: str, storage_options: Optional[Mapping[str, Any]]) -> "Storage":
+    from .storage import storage_for
+
+    return storage_for(path, storage_options)
+
+
+def _relative(root: str, directory: str) -> str:
+    """The run name: ``directory`` relative to ``root``, ``.`` for the root itself."""
+    from .storage import is_url
+
+    if is_url(root):
+        rest = directory[len(root.rstrip("/")):].strip("/")
+        return rest or "."
+    return os.path.relpath(directory, root)
+
+
+def run_files(logdir: PathLike, storage_options: Optional[Mapping[str, Any]] = None) -> Dict[str, List[str]]:
     """Map each run under ``logdir`` (``.`` for the logdir itself) to its event files, sorted by name.
+
+    ``logdir`` may be a local path or a URL (``s3://``, ``gs://``, ``az://``... with
+    ``storage_options`` for fsspec). Links to directories are followed, as TensorBoard does,
+    but a directory already on the path being walked is never entered again (link loops end).
+    Entries named like event files that are not regular files (FIFOs, dangling links) are
+    skipped with a :class:`SkippedFileWarning`, as TensorBoard's Rust loader skips them.
 
     Raises:
         FileNotFoundError: ``logdir`` does not exist.
         NotADirectoryError: ``logdir`` is a file.
     """
     root = os.fspath(logdir)
-    if not os.path.exists(root):
+    storage = _storage(root, storage_options)
+    kind = storage.kind(root)
+    if kind == "missing":
         raise FileNotFoundError(f"no such file or directory: {root!r}")
-    if not os.path.isdir(root):
+    if kind != "dir":
         raise NotADirectoryError(f"not a directory: {root!r}")
     runs: Dict[str, List[str]] = {}
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames.sort()
-        files = sorted(f for f in filenames if _is_event_file(f))
+    for entry in storage.walk(root):
+        for name in entry.skipped:
+            if _is_event_file(name):
+                warnings.warn(SkippedFileWarning(storage.join(entry.directory, name)), stacklevel=2)
+        files = [f for f in entry.files if _is_event_file(f)]
         if files:
-            run = os.path.relpath(dirpath, root)
-            runs[run] = [os.path.join(dirpath, f) for f in files]
+            runs[_relative(root, entry.directory)] = [storage.join(entry.directory, f) for f in files]
     return runs
 
 
-def event_files(path: PathLike) -> List[str]:
-    """Event files of ``path``: the file itself, or every run's files under a directory, in read order."""
+def event_files(path: PathLike, storage_options: Optional[Mapping[str, Any]] = None) -> List[str]:
+    """Event files of ``path``: the file itself, or every run's files under a directory, in read order.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        OSError: ``path`` is neither a regular file nor a directory (a FIFO, a dangling link...).
+    """
     path = os.fspath(path)
-    if os.path.isfile(path):
+    kind = _storage(path, storage_options).kind(path)
+    if kind == "file":
         return [path]
-    return [f for files in run_files(path).values() for f in files]
+    if kind == "other":
+        raise OSError(errno.EINVAL, f"{path!r} is not a regular file (a FIFO, socket or broken link?); not read")
+    return [f for files in run_files(path, storage_options).values() for f in files]
 
 
 def _parse(record: Record, path: str) -> "protos.Event":
@@ -109,31 +157,37 @@ def _parse(record: Record, path: str) -> "protos.Event":
         raise InvalidEventError(f"payload does not parse as an Event ({exc})", record.offset, path) from exc
 
 
-def read_file_events(path: PathLike, strict: bool = False) -> Iterator[EventRecord]:
+def read_file_events(
+    path: PathLike, strict: bool = False, storage_options: Optional[Mapping[str, Any]] = None
+) -> Iterator[EventRecord]:
     """Yield the events of one event file.
 
     Args:
-        path: the file.
+        path: the file (a local path or a URL).
         strict: raise :class:`TruncatedRecordError` for an incomplete last record instead of
             stopping quietly before it.
+        storage_options: fsspec options for a URL.
 
     Raises:
         CorruptRecordError (and subclasses): a damaged record, with its byte offset.
+        OSError: the file cannot be opened (a FIFO or other non-regular file is refused, not read).
     """
     path = os.fspath(path)
-    with open(path, "rb") as stream:
+    with _storage(path, storage_options).open_read(path) as stream:
         try:
             for record in read_records(stream, path):
-                yield EventRecord(path, record.offset, _parse(record, path))
+                yield EventRecord(path, record.offset, _parse(record, path), record.payload)
         except TruncatedRecordError:
             if strict:
                 raise
 
 
-def read_events(path: PathLike, strict: bool = False) -> Iterator[EventRecord]:
+def read_events(
+    path: PathLike, strict: bool = False, storage_options: Optional[Mapping[str, Any]] = None
+) -> Iterator[EventRecord]:
     """Yield the events of a file, or of every event file of every run under a directory."""
-    for file_path in event_files(path):
-        yield from read_file_events(file_path, strict=strict)
+    for file_path in event_files(path, storage_options):
+        yield from read_file_events(file_path, strict=strict, storage_options=storage_options)
 
 
 def _scalar_of(value: "protos.Summary.Value", plugin: str) -> Optional[float]:
@@ -156,18 +210,18 @@ def _plugin_of(value: "protos.Summary.Value") -> str:
     return {"simple_value": "scalars", "histo": "histograms", "image": "images", "audio": "audio"}.get(kind or "", "")
 
 
-def scalars(logdir: PathLike) -> Dict[str, Dict[str, List[ScalarPoint]]]:
+def scalars(logdir: PathLike, storage_options: Optional[Mapping[str, Any]] = None) -> Dict[str, Dict[str, List[ScalarPoint]]]:
     """Every scalar of every run under ``logdir``: ``{run: {tag: [ScalarPoint, ...]}}`` in file order.
 
     Reads old-style ``simple_value`` and new-style rank-0 tensors of the ``scalars`` plugin. A
     tag's plugin is taken from its first value that has metadata, as TensorBoard does.
     """
     result: Dict[str, Dict[str, List[ScalarPoint]]] = {}
-    for run, files in run_files(logdir).items():
+    for run, files in run_files(logdir, storage_options).items():
         plugins: Dict[str, str] = {}
         series: Dict[str, List[ScalarPoint]] = {}
         for file_path in files:
-            for rec in read_file_events(file_path):
+            for rec in read_file_events(file_path, storage_options=storage_options):
                 event = rec.event
                 if event.WhichOneof("what") != "summary":
                     continue
@@ -181,27 +235,27 @@ def scalars(logdir: PathLike) -> Dict[str, Dict[str, List[ScalarPoint]]]:
     return result
 
 
-def describe(logdir: PathLike) -> List[RunInfo]:
+def describe(logdir: PathLike, storage_options: Optional[Mapping[str, Any]] = None) -> List[RunInfo]:
     """Summarise every run under ``logdir``: files, writer names and per-tag counts and ranges.
 
     A damaged file is summarised up to the damage, and ``RunInfo.problems`` says where it is
     (file, byte offset, kind), as TensorBoard would stop reading there too.
     """
     infos = []
-    for run, files in run_files(logdir).items():
+    for run, files in run_files(logdir, storage_options).items():
         info = RunInfo(run, files=list(files))
         for file_path in files:
             try:
-                _describe_file(info, file_path)
+                _describe_file(info, file_path, storage_options)
             except CorruptRecordError as exc:
                 info.problems.append(f"{file_path}: offset {exc.offset}: {exc.kind}: {exc.message}")
         infos.append(info)
     return infos
 
 
-def _describe_file(info: RunInfo, file_path: str) -> None:
+def _describe_file(info: RunInfo, file_path: str, storage_options: Optional[Mapping[str, Any]]) -> None:
     """Add one file's writer names and tag counts to ``info`` (raises at the first damaged record)."""
-    for rec in read_file_events(file_path):
+    for rec in read_file_events(file_path, storage_options=storage_options):
         event = rec.event
         what = event.WhichOneof("what")
         if what == "file_version":

@@ -15,7 +15,7 @@ and file objects; it knows nothing about events.
 from __future__ import annotations
 
 import struct
-from typing import BinaryIO, Iterator, NamedTuple
+from typing import BinaryIO, Callable, Iterator, NamedTuple
 
 from .crc import crc32c, masked_crc32c
 
@@ -26,6 +26,10 @@ FOOTER_SIZE = 4
 # protobuf refuses messages of 2 GiB or more, so a longer length field can only be damage.
 MAX_RECORD_LENGTH = (1 << 31) - 1
 
+
+# A length field can claim up to 2 GiB; reading a long body in chunks means memory follows the
+# bytes that are really there, not the claim (a 16-byte file must not cost a 2 GiB allocation).
+_CHUNK = 1 << 24
 
 _headers: dict = {}  # payload length -> the 12 header bytes; small events repeat a few lengths
 
@@ -127,7 +131,7 @@ def read_records(stream: BinaryIO, path: str | None = None, start: int = 0) -> I
         (length,) = _LENGTH.unpack(length_bytes)
         if length > MAX_RECORD_LENGTH:
             raise RecordTooLargeError(f"length field says {length} bytes", offset, path)
-        body = read(length + FOOTER_SIZE)
+        body = read(length + FOOTER_SIZE) if length < _CHUNK else _read_up_to(read, length + FOOTER_SIZE)
         if len(body) < length + FOOTER_SIZE:
             raise TruncatedRecordError(
                 f"{len(body)} of {length + FOOTER_SIZE} payload and footer bytes", offset, path
@@ -137,3 +141,16 @@ def read_records(stream: BinaryIO, path: str | None = None, start: int = 0) -> I
             raise BadDataCrcError("the payload does not match its CRC", offset, path)
         yield Record(offset, payload)
         offset += HEADER_SIZE + length + FOOTER_SIZE
+
+
+def _read_up_to(read: Callable[[int], bytes], size: int) -> bytes:
+    """Read ``size`` bytes, or fewer at the end of the stream, in chunks of at most 16 MiB."""
+    parts = []
+    remaining = size
+    while remaining:
+        part = read(min(remaining, _CHUNK))
+        if not part:
+            break
+        parts.append(part)
+        remaining -= len(part)
+    return b"".join(parts)

@@ -18,7 +18,7 @@ import warnings
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 from . import wire
-from .event_file import EventFileWriter
+from .event_file import EventFileWriter, WriterClosedError
 from .record import encode_record
 from .scalar import scalar_value as _to_float
 from .stamps import event_step, event_wall_time
@@ -58,8 +58,15 @@ class SummaryWriter:
     being killed); :meth:`flush` additionally ``fsync``-s. After :meth:`close`, the next ``add_*``
     call opens a fresh event file in the same directory, as torch does.
 
+    Keyword-only arguments beyond torch's:
+        storage_options: for a URL ``log_dir`` (``s3://``, ``gs://``, ``az://``, any fsspec URL),
+            keyword arguments for the fsspec filesystem; ignored for local paths.
+        max_file_bytes: start a new event file once the current one would grow past this many
+            bytes (each file begins with the ``file_version`` header; default: no limit).
+
     Raises:
-        ValueError: ``log_dir`` is a URL (``s3://``...); only local paths are supported.
+        TypeError: ``log_dir`` is not a str or path.
+        ImportError: ``log_dir`` is a URL and fsspec (or the store's package) is missing.
         OSError: the directory or event file cannot be created.
     """
 
@@ -71,15 +78,22 @@ class SummaryWriter:
         max_queue: int = 10,
         flush_secs: int = 120,
         filename_suffix: str = "",
+        *,
+        storage_options: Optional[Dict[str, Any]] = None,
+        max_file_bytes: Optional[int] = None,
     ) -> None:
+        from .storage import storage_for
+
         if not log_dir:
             log_dir = _default_logdir(comment)
         log_dir = os.fspath(log_dir)
         if not isinstance(log_dir, str):
             raise TypeError(f"log_dir must be a str or path, got {type(log_dir).__name__}")
-        if "://" in log_dir:
-            # torch would silently create a local folder named "s3:" (pytorch/pytorch#36056).
-            raise ValueError(f"log_dir must be a local directory; remote URLs are not supported: {log_dir!r}")
+        if max_file_bytes is not None and (not isinstance(max_file_bytes, int) or max_file_bytes <= 0):
+            raise ValueError(f"max_file_bytes must be a positive integer or None, got {max_file_bytes!r}")
+        self._storage_options = storage_options
+        self._storage = storage_for(log_dir, storage_options)
+        self._max_file_bytes = max_file_bytes
         self.log_dir = log_dir
         self.purge_step = event_step(purge_step)
         self.max_queue = max_queue
@@ -107,11 +121,26 @@ class SummaryWriter:
                 if self.all_writers:  # e.g. inherited over fork(): the files belong to the parent
                     for stale in self.all_writers.values():
                         stale.close()
-                writer = EventFileWriter(self.log_dir, self.filename_suffix, first_step=self.purge_step)
+                writer = self._open_file_writer(self.log_dir, first_step=self.purge_step)
                 self.purge_step = None
                 self.file_writer = writer
                 self.all_writers = {writer.get_logdir(): writer}
             return writer
+
+    def _open_file_writer(self, run_dir: str, first_step: Optional[int] = None) -> EventFileWriter:
+        return EventFileWriter(
+            run_dir, self.filename_suffix, first_step=first_step, storage=self._storage, max_file_bytes=self._max_file_bytes
+        )
+
+    def _write_record(self, record: bytes) -> None:
+        """Queue ``record`` on the run's file, reopening it if ``close()`` ran, even concurrently."""
+        writer = self.file_writer
+        if writer is None or writer._closed:
+            writer = self._get_file_writer()
+        try:
+            writer.write_record(record)
+        except WriterClosedError:  # close() in another thread won the race: log to the new file
+            self._get_file_writer().write_record(record)
 
     def get_logdir(self) -> str:
         """Return the directory where event files are written."""
@@ -122,7 +151,7 @@ class SummaryWriter:
         self._write_summary_bytes(summary.SerializeToString(), event_step(global_step), event_wall_time(walltime))
 
     def _write_summary_bytes(self, body: bytes, step: Optional[int], wall_time: float) -> None:
-        self._get_file_writer().write_event(wire.summary_event(wall_time, step, body))
+        self._write_record(encode_record(wire.summary_event(wall_time, step, body)))
 
     # -- scalars -----------------------------------------------------------------------------
 
@@ -164,11 +193,7 @@ class SummaryWriter:
         prefix = self._scalar_prefixes.get(tag) or self._scalar_prefix(tag)
         step = global_step if global_step is None or type(global_step) is int else event_step(global_step)
         wall_time = _now() if walltime is None else event_wall_time(walltime)
-        payload = _event_prefix(wall_time, step) + prefix + _float32_bytes(value)
-        writer = self.file_writer
-        if writer is None or writer._closed:
-            writer = self._get_file_writer()
-        writer.write_record(encode_record(payload))
+        self._write_record(encode_record(_event_prefix(wall_time, step) + prefix + _float32_bytes(value)))
         self._last_scalar_step[tag] = step
 
     def _scalar_prefix(self, tag: str) -> bytes:
@@ -201,7 +226,7 @@ class SummaryWriter:
         head = wire.event_prefix(wall_time, step) + wire.simple_value_prefix(main_tag)
         base = self._get_file_writer().get_logdir()
         for key, value in items:
-            run_dir = base + "/" + main_tag.replace("/", "_") + "_" + key
+            run_dir = self._storage.join(base, main_tag.replace("/", "_") + "_" + key)
             self._sub_writer(run_dir).write_event(head + wire.float32_bytes(value))
 
     def _sub_writer(self, run_dir: str) -> EventFileWriter:
@@ -210,7 +235,7 @@ class SummaryWriter:
             assert self.all_writers is not None  # set by _get_file_writer
             writer = self.all_writers.get(run_dir)
             if writer is None or writer.closed:
-                writer = EventFileWriter(run_dir, self.filename_suffix)
+                writer = self._open_file_writer(run_dir)
                 self.all_writers[run_dir] = writer
             return writer
 
@@ -535,8 +560,8 @@ class SummaryWriter:
                 metric_step = step if step is not None else self._last_scalar_step.get(tag)
                 self.add_scalar(tag, value, metric_step, wall_time)
             return
-        run_dir = os.path.join(self._get_file_writer().get_logdir(), _check_tag(run_name, "run_name"))
-        with SummaryWriter(log_dir=run_dir, filename_suffix=self.filename_suffix) as sub:
+        run_dir = self._storage.join(self._get_file_writer().get_logdir(), _check_tag(run_name, "run_name"))
+        with SummaryWriter(log_dir=run_dir, filename_suffix=self.filename_suffix, storage_options=self._storage_options) as sub:
             for summary in summaries:
                 sub._write_summary_bytes(summary.SerializeToString(), step, wall_time)
             for tag, value in metrics:
@@ -579,7 +604,7 @@ class SummaryWriter:
         records = encode_record(wire.graph_event(now, graph_def.SerializeToString()))
         if run_metadata is not None:
             records += encode_record(wire.tagged_run_metadata_event(now, "step1", run_metadata.SerializeToString()))
-        self._get_file_writer().write_record(records)
+        self._write_record(records)
 
     def add_embedding(
         self,
@@ -603,6 +628,7 @@ class SummaryWriter:
         write_embedding(
             self._get_file_writer().get_logdir(),
             mat,
+            storage=self._storage,
             metadata=metadata,
             label_img=label_img,
             global_step=event_step(global_step),
@@ -631,9 +657,21 @@ class SummaryWriter:
         """
         with self._lock:
             writers = list(self.all_writers.values()) if self.all_writers else []
-            self.file_writer = self.all_writers = None
+        error: Optional[BaseException] = None
         for writer in writers:
-            writer.close()
+            try:
+                writer.close()
+            except OSError as exc:  # keep closing the others; this one stays, with its data, for a retry
+                error = error or exc
+        with self._lock:
+            # Forget only the files that really closed: a failed one keeps its queued records,
+            # and the next close() or flush() retries it (torch also drops writers only on success).
+            if self.all_writers:
+                self.all_writers = {k: w for k, w in self.all_writers.items() if not w.closed} or None
+            if self.file_writer is not None and self.file_writer.closed:
+                self.file_writer = None
+        if error is not None:
+            raise error
 
     def __enter__(self) -> "SummaryWriter":
         return self

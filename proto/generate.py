@@ -169,7 +169,11 @@ def _render_module(file_proto: descriptor_pb2.FileDescriptorProto) -> str:
 
 
 def _render_stub(file_proto: descriptor_pb2.FileDescriptorProto, stub_text: str) -> str:
-    """The protoc ``.pyi`` stub with our header."""
+    """The protoc ``.pyi`` stub with our header, importing our own stubs relatively (as the modules do)."""
+    stub_text = "".join(
+        "from ." + line[len("from proto"):] if line.startswith("from proto import ") else line
+        for line in stub_text.splitlines(keepends=True)
+    )
     return _HEADER.format(source=file_proto.name) + stub_text
 
 

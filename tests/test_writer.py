@@ -217,10 +217,13 @@ def test_default_logdir_and_comment(tmp_path, monkeypatch):
     assert _files(tmp_path / logdir)
 
 
-def test_remote_url_is_refused(tmp_path, monkeypatch):
+def test_url_never_creates_a_local_folder(tmp_path, monkeypatch):
+    # torch creates a local folder "s3:"; a URL goes to the fsspec backend (or fails to import it).
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ValueError, match="log_dir"):
-        SummaryWriter("s3://bucket/run")
+    try:
+        SummaryWriter("s3://bucket/run").close()
+    except Exception:
+        pass
     assert not os.path.exists(tmp_path / "s3:")
 
 
