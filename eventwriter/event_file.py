@@ -69,7 +69,7 @@ class EventFileWriter:
             processes create it at once.
         filename_suffix: appended to the file name, as in torch.
         first_step: if not None, the ``purge_step`` protocol: after the header, an Event with this
-            step and ``file_version`` and an Event with ``SessionLog.START`` (FORMAT.md §5.6).
+            step and ``file_version`` and an Event with ``SessionLog.START`` (docs/FORMAT.md §5.6).
 
     Raises:
         OSError: the directory or the file cannot be created (the message names the path).

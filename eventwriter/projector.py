@@ -1,4 +1,4 @@
-"""Embedding Projector files: ``add_embedding`` (FORMAT.md §3.5, §4 add_embedding, §5.10, §6 item 14).
+"""Embedding Projector files: ``add_embedding`` (docs/FORMAT.md §3.5, §4 add_embedding, §5.10, §6 item 14).
 
 The projector reads no events. :func:`write_embedding` writes, for one embedding,
 ``<logdir>/<step:05d>/<tag>/`` (the tag percent-encoded as torch does: ``%`` -> ``%25``, ``/`` ->
@@ -69,7 +69,7 @@ LOCK_NAME = ".projector_config.pbtxt.lock"
 """Lock file (in the logdir) serialising config updates across threads and processes."""
 
 EMPTY_LABEL = "<empty>"
-"""Written instead of a blank label, which the projector would skip (FORMAT.md §6 item 14)."""
+"""Written instead of a blank label, which the projector would skip (docs/FORMAT.md §6 item 14)."""
 
 MAX_SPRITE_SIDE = 8192
 """Largest sprite width/height in pixels that the projector accepts."""
@@ -253,7 +253,7 @@ def _check_logdir(logdir: Any) -> str:
     if isinstance(path, bytes):
         path = os.fsdecode(path)
     if "://" in path:
-        # side files need a local directory; never create a folder named "s3:" (USER_NEEDS §6)
+        # side files need a local directory; never create a folder named "s3:" (README, "Differences from torch")
         raise ValueError(f"add_embedding needs a local logdir, got {path!r}")
     return path
 

@@ -174,3 +174,18 @@ def test_same_run_hparams_metrics_follow_training_scalars_and_update(tmp_path):
     assert [s for s, _ in series] == [0, 1, 2, 3, 4, 4, 5, 6]
     assert series[-1][1] == pytest.approx(0.6)
     assert len(acc.Tensors("_hparams_/session_start_info")) == 1
+
+
+def test_session_start_bytes_follow_key_order_not_insertion_order():
+    from eventwriter import protos
+    from eventwriter.explain import decode_fields
+
+    names = ["lr", "batch", "opt", "dropout", "bn", "seed", "act", "wd"]
+    values = {"lr": 0.1, "batch": 4.0, "opt": "sgd", "dropout": 0.5, "bn": True, "seed": 1.0, "act": "relu", "wd": 0.0}
+    contents = set()
+    for order in (names, names[::-1], sorted(names)):
+        _, start, _ = hparams_summaries({k: values[k] for k in order}, {"loss": 1.0})
+        contents.add(start.value[0].metadata.plugin_data.content)
+    assert len(contents) == 1  # the same call always writes the same bytes
+    (data,) = decode_fields(contents.pop(), protos.HParamsPluginData.DESCRIPTOR)
+    assert [entry.children[0].value for entry in data.children] == sorted(names)

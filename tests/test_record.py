@@ -1,4 +1,4 @@
-"""CRC vectors, TFRecord framing, and damage detection (FORMAT.md §2)."""
+"""CRC vectors, TFRecord framing, and damage detection (docs/FORMAT.md §2)."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def test_fallback_used_when_wheel_missing(tmp_path):
 
 
 def test_first_record_bytes_match_format_doc():
-    # FORMAT.md §1.3/§2: a 72-byte header event has length CRC bytes fe 92 48 9d.
+    # docs/FORMAT.md §1.3/§2: a 72-byte header event has length CRC bytes fe 92 48 9d.
     payload = b"\x00" * 72
     framed = encode_record(payload)
     assert framed[:8] == struct.pack("<Q", 72)
