@@ -6,14 +6,15 @@ import os
 
 import numpy as np
 import pytest
-import torch
 from tbutil import plugin_accumulator, run_dirs, scalar_series
 from tensorboard.plugins.hparams import api_pb2 as tb_api_pb2
 from tensorboard.plugins.hparams import metadata as tb_hparams_metadata
-from torch.utils.tensorboard import SummaryWriter as TorchWriter
 
 from eventwriter import SummaryWriter
 from eventwriter.hparams import hparams_summaries
+
+torch = pytest.importorskip("torch")
+from torch.utils.tensorboard import SummaryWriter as TorchWriter  # noqa: E402
 
 TAGS = ("_hparams_/experiment", "_hparams_/session_start_info", "_hparams_/session_end_info")
 
