@@ -135,7 +135,9 @@ def _check_file(path, event_class):
     return views
 
 
-def _write_every_kind(writer, tensor=np.arange(6, dtype=np.int32).reshape(2, 3)):
+def _write_every_kind(writer, tensor=None):
+    if tensor is None:
+        tensor = np.arange(6, dtype=np.int32).reshape(2, 3)
     rng = np.random.default_rng(0)
     writer.add_scalar("loss", 0.9, 3)
     writer.add_scalar("new", -2.5, 4, new_style=True)
