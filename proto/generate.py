@@ -169,7 +169,14 @@ def _render_module(file_proto: descriptor_pb2.FileDescriptorProto) -> str:
 
 
 def _render_stub(file_proto: descriptor_pb2.FileDescriptorProto, stub_text: str) -> str:
-    """The protoc ``.pyi`` stub with our header."""
+    """The protoc ``.pyi`` stub with our header, importing our sibling modules relatively.
+
+    protoc names a dependency after its path (``from proto import graph_pb2``); the modules live in
+    ``eventwriter._proto``, and a top-level ``proto`` is proto-plus's package, not ours.
+    """
+    stub_text = stub_text.replace("\nfrom proto import ", "\nfrom . import ")
+    if stub_text.startswith("from proto import "):
+        stub_text = "from . import " + stub_text[len("from proto import ") :]
     return _HEADER.format(source=file_proto.name) + stub_text
 
 

@@ -38,6 +38,8 @@ def test_eventwriter_comes_from_site_packages_not_the_checkout():
     assert importlib.util.find_spec("torch") is None, "this venv must not have torch"
     assert (path.parent / "py.typed").is_file()
     assert (path.parent / "_proto" / "event_pb2.py").is_file()
+    for stub in (path.parent / "_proto").glob("*.pyi"):  # type stubs must not point at proto-plus's `proto`
+        assert "from proto import" not in stub.read_text(), stub.name
 
 
 def test_the_wheel_installs_only_the_library():
