@@ -4,7 +4,7 @@ Samples follow torch's rule: the input is squeezed to 1-D (mono only), clipped t
 warning when clipping happened), multiplied by 32767 and truncated to little-endian int16, then
 wrapped in a RIFF/WAVE PCM file by the stdlib ``wave`` module.
 
-Unlike torch, the value is written new-style (FORMAT.md §5.11, §6 item 11): ``tensor`` DT_STRING of
+Unlike torch, the value is written new-style (docs/FORMAT.md §5.11, §6 item 11): ``tensor`` DT_STRING of
 shape [1] = ``[wav]`` with metadata plugin ``audio``, content ``AudioPluginData{encoding: WAV}`` and
 data class BLOB_SEQUENCE. torch's old-style ``Summary.Audio`` is served as ``audio/wav`` only by the
 Python loader; the Rust data server synthesizes metadata without the encoding and serves

@@ -1,4 +1,4 @@
-"""The ``eventwriter`` command: inspect a logdir, dump a file record by record, verify files.
+"""The ``eventwriter`` command: inspect a logdir, dump or explain a file record by record, verify files.
 
 Exit codes: 0 success; 1 a damaged or suspicious file (``verify``), or unreadable input;
 2 bad usage or a path that does not exist.
@@ -130,6 +130,19 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from .explain import explain
+
+    with open(args.file, "rb") as stream:
+        data = stream.read()
+    try:
+        result = explain(data, args.record)
+    except ValueError as exc:
+        return _fail(str(exc), 2)
+    sys.stdout.write(result.text)
+    return 1 if result.damaged else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``eventwriter`` command."""
     parser = argparse.ArgumentParser(prog="eventwriter", description="Inspect, dump and verify TensorBoard event files.")
@@ -142,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--raw", action="store_true", help="also print each payload in base64")
     p.set_defaults(func=_cmd_dump)
+    p = sub.add_parser("explain", help="annotated hex dump: framing, CRCs and every protobuf field of each record")
+    p.add_argument("file")
+    p.add_argument("--record", type=int, metavar="N", help="only record N (0 is the file_version record)")
+    p.set_defaults(func=_cmd_explain)
     p = sub.add_parser("verify", help="check every record of every event file; exit 1 on the first problem")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--all", action="store_true", help="report every bad file instead of stopping at the first")

@@ -1,10 +1,10 @@
-"""CRC-32C (Castagnoli) and the masked form TFRecord stores (FORMAT.md §2).
+"""CRC-32C (Castagnoli) and the masked form TFRecord stores (docs/FORMAT.md §2).
 
 TFRecord does not use zlib's CRC-32: it uses CRC-32C (reflected polynomial 0x82F63B78) and then
 "masks" it (rotate right by 15, add 0xA282EAD8) so that a CRC computed over data that itself
 contains CRCs is not trivially zero. The native ``crc32c`` wheel is ~1000x faster than Python; the
 pure-Python table version below is the fallback when the wheel is missing or broken (a broken
-wheel once made tensorboardX fail to import, USER_NEEDS.md §2).
+wheel once made tensorboardX fail to import).
 """
 
 from __future__ import annotations

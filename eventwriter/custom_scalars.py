@@ -1,6 +1,6 @@
 """Custom Scalars dashboard layouts, as torch's ``add_custom_scalars`` writes them.
 
-Layout (FORMAT.md §3.5, §4, §5.8): one ``Summary.Value`` with tag ``custom_scalars__config__``, a
+Layout (docs/FORMAT.md §3.5, §4, §5.8): one ``Summary.Value`` with tag ``custom_scalars__config__``, a
 rank-0 DT_STRING tensor holding the serialized ``Layout`` proto, and metadata of plugin
 ``custom_scalars`` with empty content. torch writes it at step 0; TensorBoard uses only each run's
 latest layout and merges the runs' layouts by category title.

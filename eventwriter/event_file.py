@@ -75,7 +75,7 @@ class EventFileWriter:
             processes create it at once.
         filename_suffix: appended to the file name, as in torch.
         first_step: if not None, the ``purge_step`` protocol: after the header, an Event with this
-            step and ``file_version`` and an Event with ``SessionLog.START`` (FORMAT.md §5.6).
+            step and ``file_version`` and an Event with ``SessionLog.START`` (docs/FORMAT.md §5.6).
         storage: the backend (:mod:`eventwriter.storage`); default: the one for ``logdir``.
         max_file_bytes: start a new file (repeating the ``file_version`` header, never the purge
             records) once the current one would grow past this many bytes.

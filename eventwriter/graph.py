@@ -1,4 +1,4 @@
-"""Model graphs for the Graphs dashboard: ``add_graph`` and ``add_onnx_graph`` (FORMAT.md §3.4, §4).
+"""Model graphs for the Graphs dashboard: ``add_graph`` and ``add_onnx_graph`` (docs/FORMAT.md §3.4, §4).
 
 :func:`graph_events` traces a torch module with ``torch.jit.trace`` (torch is imported only inside
 it) and describes the inlined TorchScript graph as a ``GraphDef`` with the node names, ops,

@@ -1,6 +1,6 @@
 """Histograms, bucketed exactly as torch's ``add_histogram`` does, but faster and stricter.
 
-Layout (FORMAT.md §3.2, §4): one ``Summary.Value{tag, histo=HistogramProto}`` without metadata.
+Layout (docs/FORMAT.md §3.2, §4): one ``Summary.Value{tag, histo=HistogramProto}`` without metadata.
 ``bucket_limit[i]`` is the *right* edge of ``bucket[i]``; TensorBoard uses ``min``/``max`` as the
 outermost edges (§5.2). min, max, num, sum and sum_squares are computed from the raw values in
 float64: min, max and num exactly as torch's; sum and sum_squares (pairwise sums per chunk, where

@@ -1,6 +1,6 @@
 """Hyperparameters for TensorBoard's HParams dashboard, as torch's ``add_hparams`` writes them.
 
-Layout (FORMAT.md §3.5, §4, §5.9): three Summaries, each with one value that carries only a tag
+Layout (docs/FORMAT.md §3.5, §4, §5.9): three Summaries, each with one value that carries only a tag
 and metadata (no tensor), plugin ``hparams``, content ``HParamsPluginData{version 0, ...}``:
 
 1. ``_hparams_/experiment``: ``Experiment{hparam_infos, metric_infos}``, the dashboard's columns.
@@ -84,7 +84,9 @@ def _struct_value(kind: int, value: Any) -> struct_pb2.Value:
 
 
 def _plugin_summary(tag: str, data: "protos.HParamsPluginData") -> "protos.Summary":
-    metadata = summary_metadata(PLUGIN_HPARAMS, data.SerializeToString())
+    # deterministic: map entries (SessionStartInfo.hparams) in key order, so the same call always
+    # writes the same bytes; protobuf's default map order varies from one process to the next.
+    metadata = summary_metadata(PLUGIN_HPARAMS, data.SerializeToString(deterministic=True))
     return protos.Summary(value=[protos.Summary.Value(tag=tag, metadata=metadata)])
 
 

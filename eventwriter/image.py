@@ -1,7 +1,7 @@
 """Images for the Images dashboard: ``add_image``, ``add_images``, ``add_image_with_boxes``, ``add_figure``.
 
 Every builder returns one ``Summary.Value{tag, image=Summary.Image{height, width, colorspace,
-encoded_image_string=PNG}}`` without metadata, as torch writes it (FORMAT.md §4), so both loaders
+encoded_image_string=PNG}}`` without metadata, as torch writes it (docs/FORMAT.md §4), so both loaders
 migrate it to the Images dashboard's blob sequence ``[b"W", b"H", png]``.
 
 Pixel rules (torch's, so the decoded pixels equal torch's):

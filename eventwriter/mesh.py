@@ -1,6 +1,6 @@
 """3-D meshes and point clouds for TensorBoard's Mesh dashboard, as torch's ``add_mesh`` writes them.
 
-Layout (FORMAT.md §3.5, §4): one ``Summary`` with one value per part given, in the order vertices,
+Layout (docs/FORMAT.md §3.5, §4): one ``Summary`` with one value per part given, in the order vertices,
 faces, colors, tagged ``<tag>_VERTEX``, ``<tag>_FACE``, ``<tag>_COLOR``. Each holds a DT_FLOAT
 tensor of shape ``[B, N, 3]`` (B samples; N vertices, faces or colors) and metadata of plugin
 ``mesh`` with content ``MeshPluginData{version 0, name=<tag>, content_type, json_config, shape,

@@ -1,6 +1,6 @@
 """Plugin names and ``SummaryMetadata``: how TensorBoard decides which dashboard shows a value.
 
-A tag's metadata is taken from its first occurrence in a file/run (FORMAT.md §5.3), so every
+A tag's metadata is taken from its first occurrence in a file/run (docs/FORMAT.md §5.3), so every
 builder attaches it to every value it writes, as torch does.
 """
 

@@ -1,4 +1,4 @@
-"""Precision-recall curves, computed as torch's ``add_pr_curve`` does (FORMAT.md §4).
+"""Precision-recall curves, computed as torch's ``add_pr_curve`` does (docs/FORMAT.md §4).
 
 Layout: one ``Summary.Value{tag, tensor, metadata}``. The tensor is DT_FLOAT of shape
 ``[6, T]`` whose rows are true positives, false positives, true negatives, false negatives,

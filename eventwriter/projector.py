@@ -1,4 +1,4 @@
-"""Embedding Projector files: ``add_embedding`` (FORMAT.md §3.5, §4 add_embedding, §5.10, §6 item 14).
+"""Embedding Projector files: ``add_embedding`` (docs/FORMAT.md §3.5, §4 add_embedding, §5.10, §6 item 14).
 
 The projector reads no events. :func:`write_embedding` writes, for one embedding,
 ``<logdir>/<step:05d>/<tag>/`` (the tag percent-encoded as torch does: ``%`` -> ``%25``, ``/`` ->
@@ -73,7 +73,7 @@ LOCK_TIMEOUT_SECS = 30.0
 """How long ``add_embedding`` waits for another writer's config update by default."""
 
 EMPTY_LABEL = "<empty>"
-"""Written instead of a blank label, which the projector would skip (FORMAT.md §6 item 14)."""
+"""Written instead of a blank label, which the projector would skip (docs/FORMAT.md §6 item 14)."""
 
 MAX_SPRITE_SIDE = 8192
 """Largest sprite width/height in pixels that the projector accepts."""

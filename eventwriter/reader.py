@@ -1,6 +1,6 @@
 """Read event files back: events of a file or logdir, and scalars as plain Python data.
 
-The reader follows TensorBoard's rules (FORMAT.md §1): a run is a directory that directly holds
+The reader follows TensorBoard's rules (docs/FORMAT.md §1): a run is a directory that directly holds
 files whose name contains ``tfevents``; a run's files are read in lexicographic order; a
 truncated last record is what a live file looks like and ends the file quietly (unless
 ``strict``), while a damaged record raises a :class:`~eventwriter.record.CorruptRecordError`.

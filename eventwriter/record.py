@@ -1,6 +1,6 @@
 """TFRecord framing: encode one record, and read records back with precise damage reports.
 
-On-disk layout of one record (FORMAT.md §2), all little-endian, no padding, no file header::
+On-disk layout of one record (docs/FORMAT.md §2), all little-endian, no padding, no file header::
 
     uint64 length
     uint32 masked_crc32c(the 8 length bytes)
@@ -67,7 +67,7 @@ class TruncatedRecordError(RecordError):
 
 
 class CorruptRecordError(RecordError):
-    """A record is damaged; TensorBoard's readers stop at it for good (FORMAT.md §2.1)."""
+    """A record is damaged; TensorBoard's readers stop at it for good (docs/FORMAT.md §2.1)."""
 
     kind = "corrupt record"
 

@@ -56,7 +56,7 @@ def scalar_summary(tag: str, scalar_value_: Any, new_style: bool = False, double
 
     Old style (default): ``simple_value`` (float32), shown by every loader. ``new_style``: a rank-0
     DT_FLOAT tensor with ``scalars`` metadata; with ``double_precision`` a DT_DOUBLE one, which
-    TensorBoard's default (Rust) loader ignores (FORMAT.md §6.1).
+    TensorBoard's default (Rust) loader ignores (docs/FORMAT.md §6 item 1).
     """
     from . import protos
 

@@ -2,7 +2,7 @@
 
 torch stores ``int(global_step)`` and ``walltime or time.time()`` without checks. A NaN wall time
 makes TensorBoard's default (Rust) loader give up on the whole file, and an infinite one drops the
-event (FORMAT.md §1.4), so non-finite wall times are refused here instead.
+event (docs/FORMAT.md §1.4), so non-finite wall times are refused here instead.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ Tensors are converted by duck typing (``detach``/``cpu``/``numpy``, ``__array__`
 CuPy-on-host and numpy inputs all work and the library never imports a framework.
 
 ``tensor_proto`` writes every numeric dtype as little-endian ``tensor_content`` with an explicit
-shape. That is how TensorBoard decodes tensors most directly (FORMAT.md §3.3), and it sidesteps the
+shape. That is how TensorBoard decodes tensors most directly (docs/FORMAT.md §3.3), and it sidesteps the
 typed fields torch gets wrong: torch puts uint8 in ``uint32_val`` (unreadable) and float16 as float32
-bit patterns in ``half_val`` (FORMAT.md §4, add_tensor).
+bit patterns in ``half_val`` (docs/FORMAT.md §4, add_tensor).
 """
 
 from __future__ import annotations

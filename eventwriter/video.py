@@ -1,7 +1,7 @@
 """Video for the Images dashboard: ``add_video`` as an animated GIF built with Pillow alone.
 
 torch writes the GIF through ``moviepy.editor``, which moviepy 2 removed; without it torch writes a
-Value holding only the tag, which no loader shows (FORMAT.md §4, USER_NEEDS.md §11). Here the
+Value holding only the tag, which no loader shows (docs/FORMAT.md §4; README, "Differences from torch"). Here the
 same tiling and pixel rules feed Pillow's GIF encoder, so grayscale and RGB clips work without
 moviepy or imageio.
 

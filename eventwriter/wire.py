@@ -6,7 +6,7 @@ byte for byte as protobuf would serialize them (proto3: default-valued scalars o
 field-number order). ``tests/test_wire.py`` checks every function against the protobuf runtime and
 against TensorBoard's own ``Event`` parser. Everything else goes through :mod:`eventwriter.protos`.
 
-Field numbers (FORMAT.md §3.1, §3.2): Event 1 wall_time (double), 2 step (int64), 3 file_version
+Field numbers (docs/FORMAT.md §3.1, §3.2): Event 1 wall_time (double), 2 step (int64), 3 file_version
 (string), 4 graph_def (bytes), 5 summary, 7 session_log, 8 tagged_run_metadata,
 10 source_metadata; TaggedRunMetadata 1 tag, 2 run_metadata (bytes); Summary 1 value; Summary.Value 1 tag,
 2 simple_value (float); SourceMetadata 1 writer; SessionLog 1 status.

@@ -599,7 +599,7 @@ class SummaryWriter:
 
     def _write_graph(self, graph_def: Any, run_metadata: Any) -> None:
         # Event.graph_def (field 4, bytes) at step 0, then Event.tagged_run_metadata (field 8)
-        # {tag "step1", run_metadata} as torch writes them (FORMAT.md §4, add_graph).
+        # {tag "step1", run_metadata} as torch writes them (docs/FORMAT.md §4, add_graph).
         now = time.time()
         records = encode_record(wire.graph_event(now, graph_def.SerializeToString()))
         if run_metadata is not None:

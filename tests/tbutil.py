@@ -25,7 +25,8 @@ def plugin_accumulator(run_dir) -> pea.EventAccumulator:
 
 def legacy_accumulator(run_dir) -> legacy_ea.EventAccumulator:
     """The legacy ``event_accumulator`` (used by tbparse and most tools), keeping everything."""
-    guidance = {k: ALL for k in (legacy_ea.SCALARS, legacy_ea.IMAGES, legacy_ea.AUDIO, legacy_ea.HISTOGRAMS, legacy_ea.COMPRESSED_HISTOGRAMS, legacy_ea.TENSORS)}
+    kinds = (legacy_ea.SCALARS, legacy_ea.IMAGES, legacy_ea.AUDIO, legacy_ea.HISTOGRAMS, legacy_ea.COMPRESSED_HISTOGRAMS, legacy_ea.TENSORS)
+    guidance = {k: ALL for k in kinds}
     acc = legacy_ea.EventAccumulator(str(run_dir), size_guidance=guidance)
     acc.Reload()
     return acc

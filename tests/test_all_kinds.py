@@ -85,8 +85,9 @@ def test_plugin_accumulator_reads_every_kind(tmp_path):
 def test_every_dashboard_serves_our_data(tmp_path, tb_server, load_fast):
     write_everything(tmp_path)
     server = tb_server(tmp_path, load_fast=load_fast)
+    dashboards = ("scalars", "histograms", "images", "audio", "text", "pr_curves", "custom_scalars", "mesh", "hparams")
     listing = server.wait_for(
-        lambda d: all(d.get(p, {}).get("enabled") for p in ("scalars", "histograms", "images", "audio", "text", "pr_curves", "custom_scalars", "mesh", "hparams")),
+        lambda d: all(d.get(p, {}).get("enabled") for p in dashboards),
         "/data/plugins_listing",
     )
     assert listing["distributions"]["enabled"] and listing["timeseries"]["enabled"]
@@ -96,7 +97,7 @@ def test_every_dashboard_serves_our_data(tmp_path, tb_server, load_fast):
     assert [(step, value) for _, step, value in scalars] == [(s, pytest.approx(v)) for s, v in enumerate(LOSS)]
 
     hists = server.wait_for(lambda d: len(d) == 3, f"/data/plugin/histograms/histograms?run={run}&tag=weights")
-    for (_, step, buckets), expected in zip(hists, WEIGHTS):
+    for (_, _step, buckets), expected in zip(hists, WEIGHTS):
         assert sum(b[2] for b in buckets) == pytest.approx(1000)
         assert buckets[0][0] == pytest.approx(expected.min()) and buckets[-1][1] == pytest.approx(expected.max())
     dists = server.get_json(f"/data/plugin/distributions/distributions?run={run}&tag=weights")
@@ -142,7 +143,12 @@ def test_every_dashboard_serves_our_data(tmp_path, tb_server, load_fast):
     assert types["batchnorm"] == "DATA_TYPE_BOOL"
     groups = server.query_json(
         "/data/plugin/hparams/session_groups",
-        {"experimentName": "", "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"], "startIndex": 0, "sliceSize": 10},
+        {
+            "experimentName": "",
+            "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"],
+            "startIndex": 0,
+            "sliceSize": 10,
+        },
     )
     (group,) = groups["sessionGroups"]
     assert group["hparams"]["batchnorm"] is True and group["hparams"]["optimizer"] == "sgd"

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from tbutil import plugin_accumulator, tensor_values
 from tensorboard.plugins.custom_scalar import layout_pb2 as tb_layout_pb2
-from torch.utils.tensorboard import SummaryWriter as TorchWriter
 
 from eventwriter import SummaryWriter
 from eventwriter.custom_scalars import custom_scalars_summary
+
+torch = pytest.importorskip("torch")
+from torch.utils.tensorboard import SummaryWriter as TorchWriter  # noqa: E402
 
 TAG = "custom_scalars__config__"
 LAYOUT = {

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from tbutil import legacy_accumulator, plugin_accumulator, tensor_values, write_both
-from torch.utils.tensorboard.summary import histogram as torch_histogram
 
 from eventwriter import SummaryWriter
 from eventwriter.histogram import histogram_raw_summary, histogram_summary, tensorflow_bin_edges
+
+torch = pytest.importorskip("torch")
+from torch.utils.tensorboard.summary import histogram as torch_histogram  # noqa: E402
 
 EDGES = tensorflow_bin_edges()
 

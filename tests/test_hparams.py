@@ -6,14 +6,15 @@ import os
 
 import numpy as np
 import pytest
-import torch
 from tbutil import plugin_accumulator, run_dirs, scalar_series
 from tensorboard.plugins.hparams import api_pb2 as tb_api_pb2
 from tensorboard.plugins.hparams import metadata as tb_hparams_metadata
-from torch.utils.tensorboard import SummaryWriter as TorchWriter
 
 from eventwriter import SummaryWriter
 from eventwriter.hparams import hparams_summaries
+
+torch = pytest.importorskip("torch")
+from torch.utils.tensorboard import SummaryWriter as TorchWriter  # noqa: E402
 
 TAGS = ("_hparams_/experiment", "_hparams_/session_start_info", "_hparams_/session_end_info")
 
@@ -174,3 +175,18 @@ def test_same_run_hparams_metrics_follow_training_scalars_and_update(tmp_path):
     assert [s for s, _ in series] == [0, 1, 2, 3, 4, 4, 5, 6]
     assert series[-1][1] == pytest.approx(0.6)
     assert len(acc.Tensors("_hparams_/session_start_info")) == 1
+
+
+def test_session_start_bytes_follow_key_order_not_insertion_order():
+    from eventwriter import protos
+    from eventwriter.explain import decode_fields
+
+    names = ["lr", "batch", "opt", "dropout", "bn", "seed", "act", "wd"]
+    values = {"lr": 0.1, "batch": 4.0, "opt": "sgd", "dropout": 0.5, "bn": True, "seed": 1.0, "act": "relu", "wd": 0.0}
+    contents = set()
+    for order in (names, names[::-1], sorted(names)):
+        _, start, _ = hparams_summaries({k: values[k] for k in order}, {"loss": 1.0})
+        contents.add(start.value[0].metadata.plugin_data.content)
+    assert len(contents) == 1  # the same call always writes the same bytes
+    (data,) = decode_fields(contents.pop(), protos.HParamsPluginData.DESCRIPTOR)
+    assert [entry.children[0].value for entry in data.children] == sorted(names)

@@ -310,7 +310,8 @@ def test_add_figure_does_not_import_pyplot_for_plain_figures(tmp_path):
         f"w = SummaryWriter({str(tmp_path)!r}); w.add_figure('f', fig, 0); w.close()\n"
         "print('pyplot' if 'matplotlib.pyplot' in sys.modules else 'no pyplot')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "no pyplot"
     acc = plugin_accumulator(tmp_path)

@@ -6,11 +6,12 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from tbutil import plugin_accumulator, tensor_values, write_both
 from tensorboard.plugins.mesh import metadata as tb_mesh_metadata
 
 from eventwriter.mesh import mesh_summary
+
+torch = pytest.importorskip("torch")
 
 RNG = np.random.default_rng(5)
 VERTICES = RNG.standard_normal((2, 6, 3)).astype(np.float32)

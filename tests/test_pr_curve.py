@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from tbutil import plugin_accumulator, tensor_values, write_both
 from tensorboard.plugins.pr_curve import plugin_data_pb2 as tb_pr_pb2
 
 from eventwriter import SummaryWriter
 from eventwriter.pr_curve import pr_curve_raw_summary, pr_curve_summary
 from eventwriter.tensors import tensor_to_numpy
+
+torch = pytest.importorskip("torch")
 
 RNG = np.random.default_rng(99)
 

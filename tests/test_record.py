@@ -1,4 +1,4 @@
-"""CRC vectors, TFRecord framing, and damage detection (FORMAT.md §2)."""
+"""CRC vectors, TFRecord framing, and damage detection (docs/FORMAT.md §2)."""
 
 from __future__ import annotations
 
@@ -72,12 +72,18 @@ def test_fallback_used_when_wheel_missing(tmp_path):
 
 
 def test_first_record_bytes_match_format_doc():
-    # FORMAT.md §1.3/§2: a 72-byte header event has length CRC bytes fe 92 48 9d.
-    payload = b"\x00" * 72
+    # docs/FORMAT.md §1.3/§2: a 72-byte header event has length CRC bytes fe 92 48 9d.
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c as tb_masked_crc32c
+
+    payload = wire.file_version_event(1.0, "tensorboard.summary.writer.event_file_writer")
+    assert len(payload) == 72
     framed = encode_record(payload)
     assert framed[:8] == struct.pack("<Q", 72)
     assert framed[8:12] == bytes.fromhex("fe92489d")
-    assert framed[-4:] == struct.pack("<I", crc.masked_crc32c(payload))
+    assert framed[12:-4] == payload and len(framed) == 72 + 16
+    # the data CRC against TensorBoard's own (pure-Python) implementation, not against ours
+    assert framed[-4:] == struct.pack("<I", tb_masked_crc32c(payload))
+    assert tb_masked_crc32c(b"\x00" * 72) == struct.unpack("<I", encode_record(b"\x00" * 72)[-4:])[0]
 
 
 def _sample_file() -> bytes:

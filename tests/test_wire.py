@@ -42,9 +42,14 @@ def test_file_version_and_session_start_events():
 
 
 def test_varint_matches_protobuf():
-    for n in [0, 1, 127, 128, 300, 2**31, 2**63 - 1, -1, -(2**63)]:
-        event = protos.Event(step=n)
-        assert event.SerializeToString() in (b"", b"\x10" + wire.varint(n))
+    assert wire.varint(0) == b"\x00" and wire.varint(300) == b"\xac\x02"
+    assert wire.varint(-1) == b"\xff" * 9 + b"\x01"
+    for n in [0, 1, 127, 128, 300, 0x3FFF, 0x4000, 2**31, 2**63 - 1, -1, -(2**63)]:
+        # A packed repeated int64 holding one element writes even 0: key 0x52, length, the varint.
+        encoded = protos.TensorProto(int64_val=[n]).SerializeToString()
+        assert encoded == b"\x52" + bytes([len(wire.varint(n))]) + wire.varint(n), n
+        if n:
+            assert protos.Event(step=n).SerializeToString() == b"\x10" + wire.varint(n), n
 
 
 @pytest.mark.parametrize("tag", ["loss", "x" * 200, ""])
