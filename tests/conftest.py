@@ -53,6 +53,9 @@ def moto_s3():
 @pytest.fixture(scope="session")
 def gcs_emulator():
     """A ``gcp-storage-emulator`` for the whole session: ``gcs_emulator.bucket()``, ``.storage_options``."""
+    # gcsfs's experimental zonal-bucket probe speaks gRPC over TLS, which the emulator does not:
+    # each new bucket would wait 60 s for it. Decided when gcsfs is imported.
+    os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
     pytest.importorskip("gcsfs")
     pytest.importorskip("gcp_storage_emulator")
     from stores import GcsEmulator
@@ -74,10 +77,12 @@ def azurite():
 
 
 @pytest.fixture
-def s3_run(moto_s3, monkeypatch):
-    """A fresh ``s3://bucket/run`` URL on the moto server, with the AWS environment pointing at it."""
+def s3_run(moto_s3, monkeypatch, tmp_path):
+    """A fresh ``s3://bucket/run`` URL on the moto server, with the AWS environment pointing at it
+    (and spill directories under the test's tmp_path)."""
     for key, value in moto_s3.env.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("EVENTWRITER_PENDING_DIR", str(tmp_path / "ew-pending"))
     import fsspec
 
     fsspec.config.conf.pop("s3", None)

@@ -82,12 +82,29 @@ class ObjectOps:
                 generation = fs.info(path)["generation"]
                 return fs.cat_file(f"{path}#{generation}" if "#" not in path else path), generation
             if self.kind == "azure":
-                fs.invalidate_cache(path)
-                etag = fs.info(path)["etag"]
-                return fs.cat_file(path), etag
+                return self._azure_read(path)
             return fs.cat_file(path), "local"
         except FileNotFoundError:
             return None, None
+
+    def _azure_read(self, path: str) -> Tuple[Optional[bytes], Version]:
+        """Content and ETag from one download (adlfs's listing cache could hand a stale ETag)."""
+        from fsspec.asyn import sync
+
+        fs = self.fs
+        container, blob, _ = fs.split_path(path)
+
+        async def download() -> Tuple[bytes, str]:
+            from azure.core.exceptions import ResourceNotFoundError
+
+            async with fs.service_client.get_blob_client(container=container, blob=blob) as client:
+                try:
+                    stream = await client.download_blob()
+                except ResourceNotFoundError as exc:
+                    raise FileNotFoundError(path) from exc
+                return await stream.readall(), stream.properties.etag
+
+        return sync(fs.loop, download)
 
     def put_if(self, path: str, data: bytes, version: Version) -> bool:
         """Write ``data`` to ``path`` only if it is still at ``version`` (None: still absent).

@@ -35,7 +35,6 @@ def _store_options(protocol: str, options: Mapping[str, Any]) -> Dict[str, Any]:
     """The caller's options plus our defaults for retries and timeouts where the caller set none."""
     opts = dict(options)
     if protocol in ("s3", "s3a"):
-        opts.setdefault("retries", 1)
         config = dict(opts.get("config_kwargs") or {})
         config.setdefault("retries", {"mode": "standard", "total_max_attempts": 3})
         config.setdefault("connect_timeout", 10)
@@ -69,6 +68,8 @@ class RemoteStorage:
         self.protocol = protocol
         self.storage_options = dict(storage_options or {})
         self.fs = fsspec.filesystem(protocol, **_store_options(protocol, self.storage_options))
+        if protocol in ("s3", "s3a") and "retries" not in self.storage_options:
+            self.fs.retries = 1  # s3fs's own loop (5 attempts) would multiply botocore's and ours
         self.ops = ObjectOps(self.fs)
         self.policy = policy or UploadPolicy()
 
