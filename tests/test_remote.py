@@ -428,3 +428,38 @@ def test_azurite_round_trip_and_conditional_merge(azurite):
     _, version = ops.read_versioned(target)
     assert ops.put_if(target, b"new", version)
     assert not ops.put_if(target, b"stale", version)
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_tensorboard_server_serves_s3_logdir_like_local(s3_run, tmp_path, tb_server):
+    """``tensorboard --logdir s3://…`` (Python loader, S3_ENDPOINT) serves what a local logdir gives."""
+    from test_all_kinds import write_everything
+
+    local = tmp_path / "local" / "run"
+    write_everything(str(local))
+    parent = s3_run + "/exp"  # TensorBoard's S3 layer needs a prefix below the bucket
+    write_everything(parent + "/run")
+
+    def tags(server):
+        listing = server.get_json("/data/plugins_listing")
+        out = {}
+        for plugin, route in [("scalars", "/data/plugin/scalars/tags"), ("histograms", "/data/plugin/histograms/tags"),
+                              ("images", "/data/plugin/images/tags"), ("text", "/data/plugin/text/tags"),
+                              ("pr_curves", "/data/plugin/pr_curves/tags"), ("mesh", "/data/plugin/mesh/tags"),
+                              ("hparams", None), ("custom_scalars", None)]:
+            if route is not None and listing.get(plugin, {}).get("enabled"):
+                data = server.get_json(route)
+                out[plugin] = sorted((run != "run", sorted(v)) for run, v in data.items())
+            else:
+                out[plugin] = bool(listing.get(plugin, {}).get("enabled"))
+        values = server.get_json("/data/plugin/scalars/scalars?run=run&tag=loss")
+        out["loss"] = [(step, value) for _, step, value in values]
+        return out
+
+    local_server = tb_server(str(tmp_path / "local"), load_fast=False)
+    want = local_server.wait_for(lambda d: "run" in d, "/data/runs")
+    s3_server = tb_server(parent, load_fast=False)
+    s3_server.wait_for(lambda d: "run" in d and len(d) == len(want), "/data/runs", timeout=120)
+    time.sleep(3)  # one more reload after the runs appeared
+    assert tags(s3_server) == tags(local_server)
