@@ -90,6 +90,11 @@ def compact(url: str, storage_options: Optional[Dict[str, Any]] = None) -> Compa
     return CompactResult(target, [storage.join(url, n) for n in names], count)
 
 
+def _file_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def _pid_alive(host: str, pid: int) -> bool:
     if host != socket.gethostname():
         return False
@@ -124,8 +129,7 @@ def upload_pending(spill_dir: str, storage_options: Optional[Dict[str, Any]] = N
         raise RuntimeError(f"{spill_dir}: process {target['pid']} that owns it is still running (it retries itself)")
     directory = target["directory"]
     storage = storage_for(directory, storage_options)
-    with open(os.path.join(spill_dir, "header.bin"), "rb") as f:
-        header = f.read()
+    header = _file_bytes(os.path.join(spill_dir, "header.bin"))
     last = max([n for n in storage.list_names(directory) if _is_event_name(n)], default="")
     serial = [0]
 
@@ -157,8 +161,7 @@ def upload_pending(spill_dir: str, storage_options: Optional[Dict[str, Any]] = N
     if os.path.exists(inflight_meta):
         with open(inflight_meta, encoding="utf-8") as f:
             name = json.load(f)["name"]
-        with open(os.path.join(spill_dir, "inflight.bin"), "rb") as f:
-            data = f.read()
+        data = _file_bytes(os.path.join(spill_dir, "inflight.bin"))
         if storage.read_bytes(storage.join(directory, name)) != data:
             put(data)
         sent += count_records(data) - 1
@@ -167,9 +170,7 @@ def upload_pending(spill_dir: str, storage_options: Optional[Dict[str, Any]] = N
     if os.path.exists(records_path):
         with open(os.path.join(spill_dir, "state.json"), encoding="utf-8") as f:
             uploaded = int(json.load(f).get("uploaded", 0))
-        with open(records_path, "rb") as f:
-            f.seek(uploaded)
-            rest = f.read()
+        rest = _file_bytes(records_path)[uploaded:]
         rest = rest[: (record_ends(rest) or [0])[-1]]
         while rest:
             ends = [e for e in record_ends(rest[:_SEGMENT_BYTES])] or record_ends(rest)[:1]
