@@ -164,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="report every bad file instead of stopping at the first")
     p.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     p.set_defaults(func=_cmd_verify)
+    from .run_maintenance import register
+
+    register(sub)
     return parser
 
 
@@ -172,7 +175,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .storage import storage_for
 
     args = build_parser().parse_args(argv)
-    targets = [getattr(args, attr, None) for attr in ("logdir", "file")] + list(getattr(args, "paths", None) or [])
+    targets = [getattr(args, attr, None) for attr in ("logdir", "file", "url")] + list(getattr(args, "paths", None) or [])
     for path in filter(None, targets):
         if storage_for(path).kind(path) == "missing":
             return _fail(f"no such file or directory: {path}", 2)

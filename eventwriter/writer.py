@@ -51,7 +51,9 @@ class SummaryWriter:
             (a ``SessionLog.START`` at that step, as torch writes it).
         max_queue: accepted for compatibility. Events always reach the OS within 0.2 s, and a
             buffer over 1 MiB is written at once, so there is no queue length to tune.
-        flush_secs: accepted for compatibility, for the same reason.
+        flush_secs: locally accepted for compatibility, for the same reason; for a URL ``log_dir``
+            an upper bound, as in torch: a record is in the store at most
+            ``min(flush_secs, upload_secs)`` seconds after it was logged.
         filename_suffix: appended to every event file name.
 
     Events reach the operating system within 0.2 s of being logged (they survive the process
@@ -63,6 +65,9 @@ class SummaryWriter:
             keyword arguments for the fsspec filesystem; ignored for local paths.
         max_file_bytes: start a new event file once the current one would grow past this many
             bytes (each file begins with the ``file_version`` header; default: no limit).
+        upload_secs: for a URL ``log_dir``, the longest a logged record waits before it is
+            uploaded (default 10 s); each upload is one sealed segment, a complete event file
+            (README: "Logging to object storage"). Ignored for local paths.
 
     Raises:
         TypeError: ``log_dir`` is not a str or path.
@@ -81,6 +86,7 @@ class SummaryWriter:
         *,
         storage_options: Optional[Dict[str, Any]] = None,
         max_file_bytes: Optional[int] = None,
+        upload_secs: Optional[float] = None,
     ) -> None:
         from .storage import storage_for
 
@@ -91,8 +97,11 @@ class SummaryWriter:
             raise TypeError(f"log_dir must be a str or path, got {type(log_dir).__name__}")
         if max_file_bytes is not None and (not isinstance(max_file_bytes, int) or max_file_bytes <= 0):
             raise ValueError(f"max_file_bytes must be a positive integer or None, got {max_file_bytes!r}")
+        if upload_secs is not None and (isinstance(upload_secs, bool) or not isinstance(upload_secs, (int, float)) or not upload_secs > 0):
+            raise ValueError(f"upload_secs must be a positive number of seconds or None, got {upload_secs!r}")
         self._storage_options = storage_options
-        self._storage = storage_for(log_dir, storage_options)
+        self._upload_secs = upload_secs
+        self._storage = storage_for(log_dir, storage_options, upload_secs=self._upload_interval(flush_secs, upload_secs))
         self._max_file_bytes = max_file_bytes
         self.log_dir = log_dir
         self.purge_step = event_step(purge_step)
@@ -109,6 +118,16 @@ class SummaryWriter:
         self._get_file_writer()
 
     # -- files -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _upload_interval(flush_secs: Any, upload_secs: Optional[float]) -> Optional[float]:
+        """``min(flush_secs, upload_secs)`` for URL logdirs (None: the backend's default upload_secs)."""
+        from .storage.remote_defaults import DEFAULT_UPLOAD_SECS
+
+        interval = DEFAULT_UPLOAD_SECS if upload_secs is None else float(upload_secs)
+        if isinstance(flush_secs, (int, float)) and not isinstance(flush_secs, bool) and flush_secs > 0:
+            interval = min(interval, float(flush_secs))
+        return interval
 
     def _get_file_writer(self) -> EventFileWriter:
         """Return the run's event file writer, opening a new file if the writer was closed."""
@@ -561,7 +580,10 @@ class SummaryWriter:
                 self.add_scalar(tag, value, metric_step, wall_time)
             return
         run_dir = self._storage.join(self._get_file_writer().get_logdir(), _check_tag(run_name, "run_name"))
-        with SummaryWriter(log_dir=run_dir, filename_suffix=self.filename_suffix, storage_options=self._storage_options) as sub:
+        with SummaryWriter(
+            log_dir=run_dir, filename_suffix=self.filename_suffix, flush_secs=self.flush_secs,
+            storage_options=self._storage_options, upload_secs=self._upload_secs,
+        ) as sub:
             for summary in summaries:
                 sub._write_summary_bytes(summary.SerializeToString(), step, wall_time)
             for tag, value in metrics:

@@ -36,3 +36,54 @@ def tb_server():
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_s3():
+    """A ``moto_server`` (S3 API) for the whole session: ``moto_s3.bucket()``, ``.storage_options``, ``.env``."""
+    pytest.importorskip("s3fs")
+    pytest.importorskip("moto")
+    from stores import MotoS3
+
+    server = MotoS3().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator():
+    """A ``gcp-storage-emulator`` for the whole session: ``gcs_emulator.bucket()``, ``.storage_options``."""
+    # gcsfs's experimental zonal-bucket probe speaks gRPC over TLS, which the emulator does not:
+    # each new bucket would wait 60 s for it. Decided when gcsfs is imported.
+    os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+    pytest.importorskip("gcsfs")
+    pytest.importorskip("gcp_storage_emulator")
+    from stores import GcsEmulator
+
+    server = GcsEmulator().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite():
+    """Azurite's blob service for the whole session: ``azurite.container()``, ``.storage_options``."""
+    pytest.importorskip("adlfs")
+    from stores import Azurite
+
+    server = Azurite().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_run(moto_s3, monkeypatch, tmp_path):
+    """A fresh ``s3://bucket/run`` URL on the moto server, with the AWS environment pointing at it
+    (and spill directories under the test's tmp_path)."""
+    for key, value in moto_s3.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("EVENTWRITER_PENDING_DIR", str(tmp_path / "ew-pending"))
+    import fsspec
+
+    fsspec.config.conf.pop("s3", None)
+    return f"s3://{moto_s3.bucket()}/run"

@@ -218,13 +218,39 @@ def test_default_logdir_and_comment(tmp_path, monkeypatch):
 
 
 def test_url_never_creates_a_local_folder(tmp_path, monkeypatch):
-    # torch creates a local folder "s3:"; a URL goes to the fsspec backend (or fails to import it).
+    # torch creates a local folder "memory:" / "s3:"; a URL goes to the fsspec backend instead.
+    pytest.importorskip("fsspec")
+    from eventwriter.reader import scalars
+
     monkeypatch.chdir(tmp_path)
-    try:
-        SummaryWriter("s3://bucket/run").close()
-    except Exception:
-        pass
-    assert not os.path.exists(tmp_path / "s3:")
+    url = f"memory://ew-writer-test/run-{os.getpid()}"
+    with SummaryWriter(url) as w:
+        w.add_scalar("x", 3.0, 2)
+    assert list(tmp_path.iterdir()) == []
+    assert [(p.step, p.value) for p in scalars(url)["."]["x"]] == [(2, 3.0)]
+
+
+def test_max_file_bytes_rotates_with_headers_and_no_repeated_purge(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from eventwriter.reader import read_file_events
+
+    with SummaryWriter(tmp_path, purge_step=0, max_file_bytes=600) as w:
+        for step in range(60):
+            w.add_scalar("r", float(step), step)
+            w.flush()
+    names = sorted(p.name for p in tmp_path.iterdir() if "tfevents" in p.name)
+    assert len(names) > 3
+    purges = 0
+    for name in names:
+        events = [r.event for r in read_file_events(str(tmp_path / name))]
+        assert events[0].WhichOneof("what") == "file_version"
+        purges += sum(e.WhichOneof("what") == "session_log" for e in events)
+        assert (tmp_path / name).stat().st_size <= 600 or len(events) == 2
+    assert purges == 1
+    acc = EventAccumulator(str(tmp_path), size_guidance={"scalars": 0})
+    acc.Reload()
+    assert [(e.step, e.value) for e in acc.Scalars("r")] == [(s, float(s)) for s in range(60)]
 
 
 def test_logdir_under_a_file_is_a_clear_error(tmp_path):

@@ -118,13 +118,17 @@ def is_url(path: str) -> bool:
     return bool(sep) and head.replace("+", "").replace("-", "").replace(".", "").isalnum() and len(head) > 1
 
 
-def storage_for(path: Any, storage_options: Optional[Mapping[str, Any]] = None) -> Storage:
+def storage_for(
+    path: Any, storage_options: Optional[Mapping[str, Any]] = None, *, upload_secs: Optional[float] = None
+) -> Storage:
     """The backend for ``path``: local for plain paths, fsspec for URLs.
 
     Args:
         path: a local path or a URL such as ``s3://bucket/run``.
         storage_options: keyword arguments for the fsspec filesystem (credentials, endpoint...);
             ignored for local paths.
+        upload_secs: for URLs, the longest time a logged record waits before it is uploaded
+            (default :data:`eventwriter.storage.remote.DEFAULT_UPLOAD_SECS`); ignored locally.
 
     Raises:
         TypeError: ``path`` is not a string or path-like.
@@ -140,7 +144,7 @@ def storage_for(path: Any, storage_options: Optional[Mapping[str, Any]] = None) 
     if is_url(text):
         from .remote import remote_storage
 
-        return remote_storage(text, storage_options)
+        return remote_storage(text, storage_options, upload_secs=upload_secs)
     from .local import LOCAL
 
     return LOCAL

@@ -1,0 +1,301 @@
+"""Maintenance of runs on object storage: compact segments, upload pending records, fetch projector files.
+
+The ``eventwriter compact``, ``upload-pending`` and ``fetch-projector`` commands call these
+functions; :func:`register` adds them to the command line's parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence
+
+from .record import encode_record, read_records
+
+_SEGMENT_BYTES = 64 << 20
+
+
+@dataclass
+class CompactResult:
+    """What :func:`compact` did: the merged object, the segments it replaced, records kept."""
+
+    merged: str
+    removed: List[str]
+    records: int
+
+
+def _is_event_name(name: str) -> bool:
+    return "tfevents" in name and not name.endswith(".profile-empty")
+
+
+def _compact_name(first: str) -> str:
+    """A name that sorts before ``first`` (an ``events.out.tfevents.<secs>...`` name)."""
+    head = "events.out.tfevents."
+    secs = first[len(head):len(head) + 10] if first.startswith(head) else ""
+    before = int(secs) - 1 if secs.isdigit() and int(secs) > 0 else 0
+    return "%s%010d.compacted.%s" % (head, before, socket.gethostname())
+
+
+def compact(url: str, storage_options: Optional[Dict[str, Any]] = None) -> CompactResult:
+    """Merge the event files directly in ``url`` (a finished run) into one object, then delete them.
+
+    Every record of every file is checked (both CRCs) before anything is written; the headers of
+    the 2nd and later files (their ``file_version`` records) are dropped. The merged object's name
+    sorts before the segments, it is created exclusively, read back and compared byte for byte,
+    and only then are the segments deleted. Between that write and the last delete, a reader that
+    lists the run sees the events twice (README: "Logging to object storage").
+
+    Raises:
+        ValueError: fewer than two event files, or a damaged record (nothing is changed then).
+    """
+    from . import protos
+    from .storage import storage_for
+
+    storage = storage_for(url, storage_options)
+    names = [n for n in storage.list_names(url) if _is_event_name(n)]
+    if len(names) < 2:
+        raise ValueError(f"{url}: {len(names)} event file(s); nothing to compact")
+    parts: List[bytes] = []
+    count = 0
+    for index, name in enumerate(names):
+        path = storage.join(url, name)
+        data = storage.read_bytes(path)
+        if data is None:
+            raise ValueError(f"{path}: disappeared while compacting")
+        for position, record in enumerate(read_records(io.BytesIO(data), path)):
+            event = protos.Event.FromString(record.payload)
+            if index > 0 and position == 0 and event.WhichOneof("what") == "file_version" and not event.step:
+                continue  # each segment's own header; the merged file keeps the first one
+            parts.append(encode_record(record.payload))
+            count += 1
+    merged = b"".join(parts)
+    target = storage.join(url, _compact_name(names[0]))
+    ops = getattr(storage, "ops", None)
+    if ops is not None:
+        ops.put_new(target, merged)
+    else:
+        if storage.kind(target) != "missing":
+            raise FileExistsError(f"{target} already exists")
+        storage.write_atomic(target, [merged])
+    if storage.read_bytes(target) != merged:
+        raise OSError(f"{target}: the merged object does not read back as written; segments kept")
+    for name in names:
+        storage.remove(storage.join(url, name))
+    return CompactResult(target, [storage.join(url, n) for n in names], count)
+
+
+def _file_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _pid_alive(host: str, pid: int) -> bool:
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def upload_pending(spill_dir: str, storage_options: Optional[Dict[str, Any]] = None, force: bool = False) -> int:
+    """Upload the records a writer kept in ``spill_dir``; returns how many records were sent.
+
+    They go to the run they belong to, under names that sort after every event file already
+    there (a live TensorBoard never returns to an earlier file). A segment whose upload had
+    started is first looked for under its own name: found with the same bytes, it is not sent
+    again. The directory is deleted afterwards.
+
+    Raises:
+        RuntimeError: the writing process is still alive on this host (it retries itself);
+            ``force=True`` overrides.
+    """
+    from .event_file import event_file_name
+    from .storage import storage_for
+    from .storage.spill import count_records, record_ends
+
+    with open(os.path.join(spill_dir, "target.json"), encoding="utf-8") as f:
+        target = json.load(f)
+    if not force and _pid_alive(target.get("host", ""), int(target.get("pid", 0))):
+        raise RuntimeError(f"{spill_dir}: process {target['pid']} that owns it is still running (it retries itself)")
+    directory = target["directory"]
+    storage = storage_for(directory, storage_options)
+    header = _file_bytes(os.path.join(spill_dir, "header.bin"))
+    last = max([n for n in storage.list_names(directory) if _is_event_name(n)], default="")
+    serial = [0]
+
+    def next_name() -> str:
+        nonlocal last
+        name = event_file_name(time.time(), target.get("suffix", ""))
+        if name <= last:
+            serial[0] += 1
+            name = "%s.%05d" % (last, serial[0])
+        last = name
+        return name
+
+    def put(data: bytes) -> None:
+        ops = getattr(storage, "ops", None)
+        for _ in range(100):
+            path = storage.join(directory, next_name())
+            try:
+                if ops is not None:
+                    ops.put_new(path, data)
+                else:
+                    storage.write_atomic(path, [data])
+                return
+            except FileExistsError:
+                continue
+        raise FileExistsError(f"no free event file name in {directory}")
+
+    sent = 0
+    inflight_meta = os.path.join(spill_dir, "inflight.json")
+    if os.path.exists(inflight_meta):
+        with open(inflight_meta, encoding="utf-8") as f:
+            name = json.load(f)["name"]
+        data = _file_bytes(os.path.join(spill_dir, "inflight.bin"))
+        if storage.read_bytes(storage.join(directory, name)) != data:
+            put(data)
+        sent += count_records(data) - 1
+        os.unlink(inflight_meta)
+    records_path = os.path.join(spill_dir, "records.bin")
+    if os.path.exists(records_path):
+        with open(os.path.join(spill_dir, "state.json"), encoding="utf-8") as f:
+            uploaded = int(json.load(f).get("uploaded", 0))
+        rest = _file_bytes(records_path)[uploaded:]
+        rest = rest[: (record_ends(rest) or [0])[-1]]
+        while rest:
+            ends = [e for e in record_ends(rest[:_SEGMENT_BYTES])] or record_ends(rest)[:1]
+            chunk, rest = rest[: ends[-1]], rest[ends[-1]:]
+            put(header + chunk)
+            sent += len(ends)
+    import shutil
+
+    shutil.rmtree(spill_dir)
+    return sent
+
+
+def fetch_projector(url: str, destination: str, storage_options: Optional[Dict[str, Any]] = None) -> List[str]:
+    """Copy a run's projector files (config, tensors, metadata, sprites) and event files to ``destination``.
+
+    TensorBoard's projector plugin resolves asset paths on the local disk only, so an embedding
+    logged to ``s3://`` is viewed with ``tensorboard --logdir <destination>``. Returns the local
+    paths written.
+    """
+    from . import protos
+    from .projector import CONFIG_NAME
+    from .storage import storage_for
+    from .storage.local import LOCAL
+
+    storage = storage_for(url, storage_options)
+    config_bytes = storage.read_bytes(storage.join(url, CONFIG_NAME))
+    if config_bytes is None:
+        raise FileNotFoundError(f"{storage.join(url, CONFIG_NAME)}: no projector config in this run")
+    from google.protobuf import text_format
+
+    config = text_format.Parse(config_bytes.decode("utf-8"), protos.ProjectorConfig())
+    relative = [CONFIG_NAME]
+    for embedding in config.embeddings:
+        for rel in (embedding.tensor_path, embedding.metadata_path, embedding.sprite.image_path):
+            if rel:
+                relative.append(rel)
+    relative += [n for n in storage.list_names(url) if _is_event_name(n)]
+    written = []
+    for rel in relative:
+        parts = [p for p in rel.split("/") if p]
+        if any(p in ("..", ".") for p in parts) or not parts:
+            raise ValueError(f"{url}: refusing the path {rel!r} from the projector config")
+        data = storage.read_bytes(storage.join(url, *parts))
+        if data is None:
+            raise FileNotFoundError(f"{storage.join(url, *parts)}: listed in the projector config but missing")
+        local = os.path.join(destination, *parts)
+        LOCAL.makedirs(os.path.dirname(local))
+        LOCAL.write_atomic(local, [data])
+        written.append(local)
+    return written
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def _options(pairs: Sequence[str]) -> Dict[str, Any]:
+    options: Dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--storage-option must be KEY=VALUE, got {pair!r}")
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    return options
+
+
+def _cmd_compact(args: argparse.Namespace) -> int:
+    try:
+        result = compact(args.url, _options(args.storage_option))
+    except (ValueError, FileExistsError) as exc:
+        sys.stderr.write(f"eventwriter: {exc}\n")
+        return 1
+    sys.stdout.write(f"{result.merged}: {result.records} records from {len(result.removed)} files (removed)\n")
+    return 0
+
+
+def _cmd_upload_pending(args: argparse.Namespace) -> int:
+    from .storage.spill import default_root
+
+    dirs = list(args.dirs)
+    if not dirs:
+        root = default_root()
+        dirs = sorted(os.path.join(root, d) for d in os.listdir(root)) if os.path.isdir(root) else []
+    if not dirs:
+        sys.stdout.write("nothing pending\n")
+        return 0
+    failed = 0
+    for spill_dir in dirs:
+        try:
+            sent = upload_pending(spill_dir, _options(args.storage_option), force=args.force)
+            sys.stdout.write(f"{spill_dir}: uploaded {sent} records\n")
+        except RuntimeError as exc:
+            sys.stderr.write(f"eventwriter: {exc}\n")
+            failed += 1
+    return 1 if failed else 0
+
+
+def _cmd_fetch_projector(args: argparse.Namespace) -> int:
+    try:
+        paths = fetch_projector(args.url, args.destination, _options(args.storage_option))
+    except (ValueError, FileNotFoundError) as exc:
+        sys.stderr.write(f"eventwriter: {exc}\n")
+        return 1
+    for path in paths:
+        sys.stdout.write(path + "\n")
+    sys.stdout.write(f"view with: tensorboard --logdir {args.destination}\n")
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``compact``, ``upload-pending`` and ``fetch-projector`` to the ``eventwriter`` parser."""
+    option_help = "fsspec storage option KEY=VALUE (VALUE parsed as JSON when it can be); repeatable"
+    p = sub.add_parser("compact", help="merge a finished remote run's segments into one object, then delete them")
+    p.add_argument("url")
+    p.add_argument("-o", "--storage-option", action="append", default=[], help=option_help)
+    p.set_defaults(func=_cmd_compact)
+    p = sub.add_parser("upload-pending", help="upload records a writer kept on local disk when the store failed")
+    p.add_argument("dirs", nargs="*", metavar="DIR", help="spill directories (default: all under the pending root)")
+    p.add_argument("--force", action="store_true", help="even if the writing process still runs on this host")
+    p.add_argument("-o", "--storage-option", action="append", default=[], help=option_help)
+    p.set_defaults(func=_cmd_upload_pending)
+    p = sub.add_parser("fetch-projector", help="copy a remote run's projector and event files to a local directory")
+    p.add_argument("url")
+    p.add_argument("destination")
+    p.add_argument("-o", "--storage-option", action="append", default=[], help=option_help)
+    p.set_defaults(func=_cmd_fetch_projector)

@@ -1,0 +1,465 @@
+"""Logging to object storage: sealed segments on a real S3 API server (moto), GCS and Azure emulators.
+
+Everything is read back with TensorBoard's own loaders over ``s3://`` (its boto3 file layer),
+or through fsspec where TensorBoard cannot read the store.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eventwriter import SummaryWriter
+from eventwriter.cli import main as cli_main
+from tbutil import scalar_series
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _fs(url, **options):
+    import fsspec
+
+    return fsspec.core.url_to_fs(url, **options)[0]
+
+
+def _event_names(url, **options):
+    fs = _fs(url, **options)
+    fs.invalidate_cache()
+    try:
+        listing = fs.ls(url, detail=False)
+    except FileNotFoundError:
+        return []
+    return sorted(p.rsplit("/", 1)[-1] for p in listing if "tfevents" in p)
+
+
+def _tb_scalars(url):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(url, size_guidance={"scalars": 0, "tensors": 0})
+    acc.Reload()
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+def _records(data: bytes):
+    from eventwriter import protos
+    from eventwriter.record import read_records
+
+    return [protos.Event.FromString(r.payload) for r in read_records(io.BytesIO(data))]
+
+
+def test_memory_url_writes_no_local_folder_and_reads_back(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    url = "memory://ew-test/run-%d" % os.getpid()
+    with SummaryWriter(url) as w:
+        for step in range(5):
+            w.add_scalar("loss", 1.0 / (step + 1), step)
+    assert not any(tmp_path.iterdir())  # torch creates a local "memory:" / "s3:" folder here
+    from eventwriter.reader import scalars
+
+    got = scalars(url)["."]["loss"]
+    assert [(p.step, round(p.value, 6)) for p in got] == [(s, round(1.0 / (s + 1), 6)) for s in range(5)]
+
+
+def test_import_and_local_logging_never_import_fsspec(tmp_path):
+    code = (
+        "import sys, eventwriter\n"
+        "w = eventwriter.SummaryWriter(sys.argv[1]); w.add_scalar('a', 1.0, 0); w.flush(); w.close()\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('fsspec', 's3fs', 'gcsfs', 'adlfs', 'botocore')]\n"
+        "print(bad); sys.exit(1 if bad or 'eventwriter.storage.remote' in sys.modules else 0)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "run")], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_s3_segments_read_by_tensorboard_and_bytes_uploaded_once(s3_run, moto_s3):
+    from eventwriter.storage.objects import ObjectOps
+
+    uploaded = []
+    original = ObjectOps.put_new
+
+    def counting(self, path, data):
+        uploaded.append(len(data))
+        return original(self, path, data)
+
+    w = SummaryWriter(s3_run, upload_secs=5)
+    w._storage.ops.put_new = counting.__get__(w._storage.ops)
+    for step in range(30):
+        w.add_scalar("loss", float(step), step)
+        if step % 10 == 9:
+            w.flush()  # an event is in the store once flush() returns
+            names = _event_names(s3_run)
+            assert len(names) == (step + 1) // 10
+    w.close()
+    names = _event_names(s3_run)
+    assert names == sorted(names) and len(names) == 3
+    fs = _fs(s3_run)
+    stored = sum(fs.size(f"{s3_run}/{n}") for n in names)
+    for n in names:
+        events = _records(fs.cat_file(f"{s3_run}/{n}"))
+        assert events[0].WhichOneof("what") == "file_version"  # each segment is a complete event file
+    assert sum(uploaded) == stored  # no byte uploaded twice
+    assert len(uploaded) == 3  # one request per segment
+    assert _tb_scalars(s3_run)["loss"] == [(s, float(s)) for s in range(30)]
+
+
+def test_background_upload_without_flush(s3_run):
+    w = SummaryWriter(s3_run, upload_secs=1)
+    w.add_scalar("x", 1.0, 1)
+    deadline = time.monotonic() + 30
+    while not _event_names(s3_run) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(_event_names(s3_run)) == 1
+    w.close()
+    assert _tb_scalars(s3_run)["x"] == [(1, 1.0)]
+
+
+def test_lost_answer_412_with_same_content_is_success(s3_run):
+    """The first PUT succeeds but its answer is lost: the retry meets If-None-Match 412 on equal bytes."""
+    w = SummaryWriter(s3_run, upload_secs=60)
+    ops = w._storage.ops
+    original = ops.put_new
+    calls = []
+
+    def lose_first_answer(path, data):
+        calls.append(path)
+        original(path, data)
+        if len(calls) == 1:
+            raise ConnectionError("connection reset after the request was sent")
+
+    ops.put_new = lose_first_answer
+    for step in range(3):
+        w.add_scalar("y", float(step), step)
+    w.close()
+    assert len(calls) == 2 and calls[0] == calls[1]
+    assert len(_event_names(s3_run)) == 1
+    assert _tb_scalars(s3_run)["y"] == [(0, 0.0), (1, 1.0), (2, 2.0)]
+
+
+def test_name_collision_with_other_content_takes_a_new_name(s3_run):
+    w = SummaryWriter(s3_run, upload_secs=60)
+    squatter = w.file_writer.path
+    _fs(s3_run).pipe_file(squatter, b"not ours")
+    w.add_scalar("z", 5.0, 5)
+    w.close()
+    assert _fs(s3_run).cat_file(squatter) == b"not ours"
+    names = _event_names(s3_run)
+    assert len(names) == 2 and names[-1] > squatter.rsplit("/", 1)[-1]
+
+
+def test_outage_spills_to_disk_then_recovers_without_loss(s3_run, tmp_path):
+    """Transient errors: memory stays bounded (records spill to disk), then everything arrives once."""
+    w = SummaryWriter(s3_run, upload_secs=60)
+    stream = w.file_writer._stream
+    stream._policy.memory_limit = 2000
+    stream._spill._root = str(tmp_path / "pending")
+    ops = w._storage.ops
+    original = ops.put_new
+    down = {"on": True, "failures": 0}
+
+    def flaky(path, data):
+        if down["on"]:
+            down["failures"] += 1
+            raise OSError(5, "503 Service Unavailable (SlowDown)")
+        return original(path, data)
+
+    ops.put_new = flaky
+    stream._policy.retry_secs = 0.5
+    for step in range(200):
+        w.add_scalar("loss", float(step), step)
+    with pytest.raises(OSError) as info:
+        w.flush()
+    message = str(info.value)
+    assert s3_run in message and "records pending" in message and "upload-pending" in message
+    assert stream._chunk_bytes <= 2000 + 200 * 64  # the rest is on disk
+    assert list((tmp_path / "pending").iterdir())
+    down["on"] = False
+    stream._policy.retry_secs = 30
+    w.close()
+    assert down["failures"] > 0
+    assert _tb_scalars(s3_run)["loss"] == [(s, float(s)) for s in range(200)]
+    assert not list((tmp_path / "pending").iterdir())  # uploaded: nothing left behind
+
+
+_DEAD_ENDPOINT_CHILD = r"""
+import sys
+from eventwriter import SummaryWriter
+from eventwriter.storage import remote
+url, endpoint = sys.argv[1], sys.argv[2]
+w = SummaryWriter(url, upload_secs=60, storage_options={"endpoint_url": endpoint, "key": "testing", "secret": "testing"})
+w._storage.policy.retry_secs = 1.0
+w.file_writer._stream._policy.retry_secs = 1.0
+for step in range(50):
+    w.add_scalar("loss", float(step), step)
+try:
+    w.close()
+except OSError as exc:
+    print("ERROR", exc)
+    sys.stdout.flush()
+import os
+os._exit(0)
+"""
+
+
+def test_permanent_failure_keeps_records_and_cli_uploads_them_later(s3_run, moto_s3, tmp_path):
+    from tbserver import free_port
+
+    pending = tmp_path / "pending"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), EVENTWRITER_PENDING_DIR=str(pending))
+    env.pop("AWS_ENDPOINT_URL_S3")
+    # a segment already in the run, written by someone else later in time
+    _fs(s3_run).pipe_file(f"{s3_run}/events.out.tfevents.0000000001.other.1.00000", _header_only())
+    proc = subprocess.run(
+        [sys.executable, "-c", _DEAD_ENDPOINT_CHILD, s3_run, f"http://127.0.0.1:{free_port()}"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    out = proc.stdout
+    assert "ERROR" in out and s3_run in out and "50 records pending" in out, out + proc.stderr
+    dirs = list(pending.iterdir())
+    assert len(dirs) == 1
+    before = _event_names(s3_run)
+    assert cli_main(["upload-pending", str(dirs[0])]) == 0
+    names = _event_names(s3_run)
+    new = [n for n in names if n not in before]
+    assert len(new) == 1 and new[0] > max(before)
+    assert _tb_scalars(s3_run)["loss"] == [(s, float(s)) for s in range(50)]
+    assert not pending.exists() or not list(pending.iterdir())
+
+
+def _header_only() -> bytes:
+    from eventwriter import wire
+    from eventwriter.record import encode_record
+
+    return encode_record(wire.file_version_event(1.0, "other"))
+
+
+_SIGKILL_CHILD = r"""
+import sys, time
+from eventwriter import SummaryWriter
+w = SummaryWriter(sys.argv[1], upload_secs=1)
+step = 0
+while True:
+    w.add_scalar("t", float(step), step)
+    print(step, time.time(), flush=True)
+    step += 1
+    time.sleep(0.05)
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_loses_nothing_older_than_interval_plus_one_upload(s3_run, moto_s3):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-c", _SIGKILL_CHILD, s3_run], env=env, stdout=subprocess.PIPE, text=True)
+    logged = []
+    deadline = time.monotonic() + 60
+    start = None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        step, when = line.split()
+        logged.append((int(step), float(when)))
+        start = start or time.time()
+        if time.time() - start > 6:
+            break
+    proc.send_signal(signal.SIGKILL)
+    killed_at = time.time()
+    proc.wait(timeout=30)
+    proc.stdout.close()
+    stored = {s for s, _ in _tb_scalars(s3_run).get("t", [])}
+    # Allowed loss: what was logged within upload_secs (1 s) plus one upload (bounded here at 2 s).
+    must_have = [s for s, t in logged if t < killed_at - 3.0]
+    assert must_have and set(must_have) <= stored
+    assert len(stored) == len(set(stored))
+
+
+def test_compact_merges_segments_before_them_and_deletes_them(s3_run):
+    with SummaryWriter(s3_run, upload_secs=60) as w:
+        for step in range(12):
+            w.add_scalar("c", float(step), step)
+            if step % 4 == 3:
+                w.flush()
+    before = _event_names(s3_run)
+    assert len(before) == 3
+    assert cli_main(["compact", s3_run]) == 0
+    after = _event_names(s3_run)
+    assert len(after) == 1 and after[0] < before[0]
+    events = _records(_fs(s3_run).cat_file(f"{s3_run}/{after[0]}"))
+    assert sum(e.WhichOneof("what") == "file_version" for e in events) == 1
+    assert _tb_scalars(s3_run)["c"] == [(s, float(s)) for s in range(12)]
+    assert cli_main(["verify", s3_run]) == 0
+
+
+def test_purge_step_records_stay_in_the_first_segment(s3_run):
+    with SummaryWriter(s3_run, purge_step=3, upload_secs=60) as w:
+        w.add_scalar("p", 1.0, 3)
+        w.flush()
+        w.add_scalar("p", 2.0, 4)
+    names = _event_names(s3_run)
+    fs = _fs(s3_run)
+    kinds = [[e.WhichOneof("what") for e in _records(fs.cat_file(f"{s3_run}/{n}"))] for n in names]
+    assert kinds[0][:3] == ["file_version", "file_version", "session_log"]
+    assert kinds[1] == ["file_version", "summary"]
+
+
+def test_reader_inspect_dump_verify_accept_s3_urls(s3_run, capsys):
+    from eventwriter.reader import describe, scalars
+
+    with SummaryWriter(s3_run, upload_secs=60) as w:
+        w.add_scalar("r", 2.5, 7)
+        w.add_text("t", "hello", 0)
+    assert [(p.step, p.value) for p in scalars(s3_run)["."]["r"]] == [(7, 2.5)]
+    assert describe(s3_run)[0].tags["r"].count == 1
+    assert cli_main(["inspect", s3_run]) == 0
+    assert "r" in capsys.readouterr().out
+    name = _event_names(s3_run)[0]
+    assert cli_main(["dump", f"{s3_run}/{name}"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[0]["event"]["file_version"] == "brain.Event:2"
+    assert cli_main(["verify", s3_run]) == 0
+    assert cli_main(["verify", s3_run + "-missing"]) == 2
+
+
+def test_embedding_on_s3_and_concurrent_config_merges(s3_run, tmp_path):
+    from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+    from google.protobuf import text_format
+
+    mat = np.arange(12, dtype=np.float32).reshape(4, 3)
+    with SummaryWriter(s3_run, upload_secs=60) as w:
+        w.add_embedding(mat, metadata=["a", "b", "c", "d"], label_img=np.zeros((4, 3, 4, 4)), tag="emb")
+
+        def merge(i):
+            w.add_embedding(mat + i, tag=f"t{i}", global_step=i)
+
+        threads = [threading.Thread(target=merge, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    fs = _fs(s3_run)
+    config = text_format.Parse(fs.cat_file(f"{s3_run}/projector_config.pbtxt").decode(), ProjectorConfig())
+    assert sorted(e.tensor_name.split(":")[0] for e in config.embeddings) == ["emb", "t0", "t1", "t2", "t3"]
+    emb = [e for e in config.embeddings if e.tensor_name.startswith("emb:")][0]
+    rows = fs.cat_file(f"{s3_run}/{emb.tensor_path}").decode().splitlines()
+    assert [list(map(float, r.split("\t"))) for r in rows] == mat.tolist()
+    assert fs.cat_file(f"{s3_run}/{emb.metadata_path}").decode().split() == ["a", "b", "c", "d"]
+    assert fs.cat_file(f"{s3_run}/{emb.sprite.image_path}")[:8] == b"\x89PNG\r\n\x1a\n"
+    local = tmp_path / "view"
+    assert cli_main(["fetch-projector", s3_run, str(local)]) == 0
+    assert (local / emb.tensor_path).read_bytes() == fs.cat_file(f"{s3_run}/{emb.tensor_path}")
+    assert (local / "projector_config.pbtxt").exists()
+
+
+def test_conditional_update_from_processes_keeps_every_entry(s3_run):
+    """Two processes hammering the config through If-Match: no update is lost."""
+    code = (
+        "import sys\nfrom eventwriter.storage import storage_for\n"
+        "s = storage_for(sys.argv[1])\n"
+        "for i in range(8):\n"
+        "    s.update_atomic(sys.argv[1] + '/list.txt', lambda old: (old or b'') + (sys.argv[2] + str(i) + '\\n').encode(), 60)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    procs = [subprocess.Popen([sys.executable, "-c", code, s3_run, tag], env=env) for tag in "ab"]
+    for p in procs:
+        assert p.wait(timeout=120) == 0
+    lines = _fs(s3_run).cat_file(f"{s3_run}/list.txt").decode().split()
+    assert sorted(lines) == sorted([f"{t}{i}" for t in "ab" for i in range(8)])
+
+
+def test_aws_endpoint_env_is_enough(s3_run, moto_s3):
+    # s3_run set AWS_ENDPOINT_URL_S3 and the keys; no storage_options at all
+    with SummaryWriter(s3_run) as w:
+        w.add_scalar("e", 1.0, 0)
+    assert _tb_scalars(s3_run)["e"] == [(0, 1.0)]
+
+
+def test_gcs_emulator_round_trip(gcs_emulator):
+    from eventwriter.reader import scalars
+
+    url = f"gs://{gcs_emulator.bucket()}/run"
+    opts = gcs_emulator.storage_options
+    with SummaryWriter(url, storage_options=opts, upload_secs=60) as w:
+        w.add_scalar("g", 1.0, 1)
+        w.flush()
+        w.add_scalar("g", 2.0, 2)
+        w.add_embedding(np.eye(3), tag="e")
+    assert len(_event_names(url, **opts)) == 2
+    assert [(p.step, p.value) for p in scalars(url, opts)["."]["g"]] == [(1, 1.0), (2, 2.0)]
+    from eventwriter.storage import storage_for
+
+    assert b"tensor_name" in storage_for(url, opts).read_bytes(f"{url}/projector_config.pbtxt")
+
+
+def test_azurite_round_trip_and_conditional_merge(azurite):
+    from eventwriter.reader import scalars
+    from eventwriter.storage import storage_for
+
+    url = f"az://{azurite.container()}/run"
+    opts = azurite.storage_options
+    with SummaryWriter(url, storage_options=opts, upload_secs=60) as w:
+        w.add_scalar("a", 1.0, 1)
+        w.flush()
+        w.add_scalar("a", 2.0, 2)
+    assert len(_event_names(url, **opts)) == 2
+    assert [(p.step, p.value) for p in scalars(url, opts)["."]["a"]] == [(1, 1.0), (2, 2.0)]
+    storage = storage_for(url, opts)
+    target = f"{url}/list.txt"
+
+    def add(tag):
+        for i in range(5):
+            storage.update_atomic(target, lambda old: (old or b"") + f"{tag}{i}\n".encode(), 60)
+
+    threads = [threading.Thread(target=add, args=(t,)) for t in "xyz"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(storage.read_bytes(target).decode().split()) == sorted(f"{t}{i}" for t in "xyz" for i in range(5))
+    # a stale ETag is refused, not overwritten
+    ops = storage.ops
+    _, version = ops.read_versioned(target)
+    assert ops.put_if(target, b"new", version)
+    assert not ops.put_if(target, b"stale", version)
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_tensorboard_server_serves_s3_logdir_like_local(s3_run, tmp_path, tb_server):
+    """``tensorboard --logdir s3://…`` (Python loader, S3_ENDPOINT) serves what a local logdir gives."""
+    from test_all_kinds import write_everything
+
+    local = tmp_path / "local" / "run"
+    write_everything(str(local))
+    parent = s3_run + "/exp"  # TensorBoard's S3 layer needs a prefix below the bucket
+    write_everything(parent + "/run")
+
+    def tags(server):
+        listing = server.get_json("/data/plugins_listing")
+        out = {}
+        for plugin, route in [("scalars", "/data/plugin/scalars/tags"), ("histograms", "/data/plugin/histograms/tags"),
+                              ("images", "/data/plugin/images/tags"), ("text", "/data/plugin/text/tags"),
+                              ("pr_curves", "/data/plugin/pr_curves/tags"), ("mesh", "/data/plugin/mesh/tags"),
+                              ("hparams", None), ("custom_scalars", None)]:
+            if route is not None and listing.get(plugin, {}).get("enabled"):
+                data = server.get_json(route)
+                out[plugin] = sorted((run != "run", sorted(v)) for run, v in data.items())
+            else:
+                out[plugin] = bool(listing.get(plugin, {}).get("enabled"))
+        values = server.get_json("/data/plugin/scalars/scalars?run=run&tag=loss")
+        out["loss"] = [(step, value) for _, step, value in values]
+        return out
+
+    local_server = tb_server(str(tmp_path / "local"), load_fast=False)
+    want = local_server.wait_for(lambda d: "run" in d, "/data/runs")
+    s3_server = tb_server(parent, load_fast=False)
+    s3_server.wait_for(lambda d: "run" in d and len(d) == len(want), "/data/runs", timeout=120)
+    time.sleep(3)  # one more reload after the runs appeared
+    assert tags(s3_server) == tags(local_server)
