@@ -17,6 +17,8 @@ __all__ = ["SummaryWriterLike"]
 class SummaryWriterLike(Protocol):
     """What a ``SummaryWriter`` offers: ``add_*``, ``flush``, ``close``, ``get_logdir``."""
 
+    def get_logdir(self) -> str | None: ...
+
     def add_scalar(self, tag: str, scalar_value: Any, global_step: int | None = None,
                    walltime: float | None = None, new_style: bool = False,
                    double_precision: bool = False) -> None: ...
