@@ -11,7 +11,6 @@ group, broadcast and gather) and :mod:`~training.cli` (``python -m training``).
 from eventwriter import NullWriter, SummaryWriterLike
 
 from .data import CLASSES, DataUnavailableError, FashionMNIST, load_fashion_mnist
-
 from .loop import Evaluation, TrainConfig, TrainResult, train
 from .model import Net
 
