@@ -178,17 +178,23 @@ def test_accuracy_equals_a_single_process_evaluation_of_the_saved_weights(job, d
 
 
 def test_two_node_rendezvous_on_localhost(tmp_path):
-    logdir = tmp_path / "run"
+    existing = tmp_path / "run"
+    existing.mkdir()
+    (existing / "earlier.txt").write_text("an earlier run")
+    logdir = tmp_path / "run_2"  # the rerun rule applies once, to the job
     port = _free_port()
     launcher = ["--nnodes", "2", "--nproc_per_node", "1", "--rdzv-backend", "c10d",
                 "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", f"test{port}"]
     tiny = ["--max-steps", "20", "--log-interval", "10", "--test-limit", "200", "--seed", "3",
-            "--no-progress", "--no-download", "--logdir", str(logdir)]
+            "--no-progress", "--no-download", "--logdir", str(existing)]
     nodes = [_torchrun(launcher, tiny) for _ in range(2)]
     results = [_finish(node, timeout=240) for node in nodes]
     for code, _, err in results:
         assert code == 0, err[-3000:]
     assert sum(out.count("test accuracy") for _, out, _ in results) == 1
+    assert sum(err.count(f"logging this one to {logdir}") for _, _, err in results) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "run_2"]
+    assert [p.name for p in existing.iterdir()] == ["earlier.txt"]
     assert list(run_dirs(logdir)) == ["."] and len(_writer_pids(logdir)) == 1
     acc = plugin_accumulator(logdir)
     assert [step for step, _ in scalar_series(acc, "training loss")] == [9, 19]
