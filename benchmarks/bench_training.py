@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from training import NullWriter, TrainConfig, load_fashion_mnist, train  # noqa: E402
+from eventwriter import NullWriter  # noqa: E402
+from training import TrainConfig, load_fashion_mnist, train  # noqa: E402
 
 
 def _eventwriter(logdir: str) -> Any:

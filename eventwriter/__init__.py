@@ -5,7 +5,12 @@
 
 Importing this package loads neither numpy nor protobuf: the scalar path does not need them, and
 the other ``add_*`` methods import what they use on first call.
+
+Multi-process jobs: :mod:`eventwriter.distributed` (``rank_zero_writer``, ``per_rank_writer``,
+``reduce_scalars``), also reachable as attributes of this package without being imported by it.
 """
+
+from typing import Any
 
 from .record import (
     BadDataCrcError,
@@ -16,12 +21,19 @@ from .record import (
     RecordTooLargeError,
     TruncatedRecordError,
 )
+from .interface import SummaryWriterLike
+from .null_writer import NullWriter
 from .writer import SummaryWriter
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SummaryWriter",
+    "SummaryWriterLike",
+    "NullWriter",
+    "rank_zero_writer",
+    "per_rank_writer",
+    "reduce_scalars",
     "RecordError",
     "TruncatedRecordError",
     "CorruptRecordError",
@@ -31,3 +43,14 @@ __all__ = [
     "InvalidEventError",
     "__version__",
 ]
+
+_DISTRIBUTED = ("rank_zero_writer", "per_rank_writer", "reduce_scalars")
+
+
+def __getattr__(name: str) -> Any:
+    """Load :mod:`eventwriter.distributed` on first use of one of its names (PEP 562)."""
+    if name in _DISTRIBUTED:
+        from . import distributed
+
+        return getattr(distributed, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,14 +3,16 @@
 The PyTorch tutorial "Visualizing Models, Data, and Training with TensorBoard" as a package:
 :mod:`~training.data` (IDX files → tensors), :mod:`~training.model` (the tutorial's ``Net``),
 :mod:`~training.loop` (training/evaluation loop taking any ``SummaryWriter``-like writer),
-:mod:`~training.figures` (matplotlib figures), :mod:`~training.null_writer` (a writer that
-discards everything, the benchmark baseline) and :mod:`~training.cli` (``python -m training``).
+:mod:`~training.figures` (matplotlib figures), :mod:`~training.cluster` (torchrun/DDP: the process
+group, broadcast and gather) and :mod:`~training.cli` (``python -m training``).
+``NullWriter`` and ``SummaryWriterLike`` live in ``eventwriter``; they are re-exported here.
 """
 
+from eventwriter import NullWriter, SummaryWriterLike
+
 from .data import CLASSES, DataUnavailableError, FashionMNIST, load_fashion_mnist
-from .loop import Evaluation, SummaryWriterLike, TrainConfig, TrainResult, train
+from .loop import Evaluation, TrainConfig, TrainResult, train
 from .model import Net
-from .null_writer import NullWriter
 
 __all__ = [
     "CLASSES",

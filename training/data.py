@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Sampler, TensorDataset
 
 __all__ = [
     "CLASSES",
@@ -286,6 +286,7 @@ def make_loader(
     shuffle: bool,
     generator: torch.Generator | None = None,
     num_workers: int = 0,
+    sampler: Sampler[int] | None = None,
 ) -> DataLoader:
     """A DataLoader over in-memory tensors, as the tutorial's loaders.
 
@@ -297,6 +298,8 @@ def make_loader(
         generator: seeded generator that makes the shuffling reproducible.
         num_workers: DataLoader worker processes; 0 loads in the main process, which is
             fastest here because the whole dataset is already in memory.
+        sampler: chooses the indices instead of ``shuffle`` (a ``DistributedSampler`` under
+            torchrun: each rank reads its own shard).
     """
     return DataLoader(
         TensorDataset(inputs, labels),
@@ -304,4 +307,5 @@ def make_loader(
         shuffle=shuffle,
         generator=generator,
         num_workers=num_workers,
+        sampler=sampler,
     )

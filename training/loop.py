@@ -3,7 +3,7 @@
 The loop follows the PyTorch tutorial "Visualizing Models, Data, and Training with
 TensorBoard" step by step and then logs what a real run needs on top of it. The writer is a
 parameter, so the very same loop runs with ``eventwriter.SummaryWriter``, with
-``torch.utils.tensorboard.SummaryWriter`` or with :class:`training.null_writer.NullWriter`.
+``torch.utils.tensorboard.SummaryWriter`` or with ``eventwriter.NullWriter``.
 
 What is logged (tag → dashboard):
 
@@ -26,6 +26,14 @@ hyperparameters + ``hparam/*``  HParams      once, at the end
 Like the tutorial, the loop calls ``writer.close()`` after the graph, after the embedding and
 after each PR curve and then keeps logging: a ``SummaryWriter`` reopens a fresh event file
 on the next call.
+
+Under torchrun (a :class:`~training.cluster.Cluster` is passed) the model is wrapped in
+DistributedDataParallel and each rank trains on its ``DistributedSampler`` shard; a step is one
+synchronised optimizer step, so the global steps are the single-process ones. ``training loss``
+is the mean over the ranks (:func:`eventwriter.distributed.reduce_scalars`); the test set is
+split by index (rank k takes images k, k+N, ...: no padding, every image counted once) and the
+predictions are gathered, so every rank holds the full evaluation. Only rank 0 builds figures,
+the image grid, the graph and the embedding; the other ranks hold a ``NullWriter``.
 """
 
 from __future__ import annotations
@@ -34,57 +42,25 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
 from torch import nn
+from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
+from eventwriter import SummaryWriterLike
+from eventwriter.distributed import reduce_scalars
+
+from .cluster import Cluster
 from .data import FashionMNIST, make_loader
 from .figures import confusion_matrix_figure, plot_classes_preds
 from .model import Net
 
-__all__ = ["Evaluation", "SummaryWriterLike", "TrainConfig", "TrainResult", "evaluate", "train"]
-
-
-class SummaryWriterLike(Protocol):
-    """The part of ``SummaryWriter``'s interface the loop uses (torch's names and defaults)."""
-
-    def add_scalar(self, tag: str, scalar_value: Any, global_step: int | None = None,
-                   walltime: float | None = None, new_style: bool = False,
-                   double_precision: bool = False) -> None: ...
-
-    def add_image(self, tag: str, img_tensor: Any, global_step: int | None = None,
-                  walltime: float | None = None, dataformats: str = "CHW") -> None: ...
-
-    def add_figure(self, tag: str, figure: Any, global_step: int | None = None,
-                   close: bool = True, walltime: float | None = None) -> None: ...
-
-    def add_histogram(self, tag: str, values: Any, global_step: int | None = None,
-                      bins: str = "tensorflow", walltime: float | None = None,
-                      max_bins: int | None = None) -> None: ...
-
-    def add_graph(self, model: Any, input_to_model: Any = None, verbose: bool = False,
-                  use_strict_trace: bool = True) -> None: ...
-
-    def add_embedding(self, mat: Any, metadata: list[Any] | None = None, label_img: Any = None,
-                      global_step: int | None = None, tag: str = "default",
-                      metadata_header: list[str] | None = None) -> None: ...
-
-    def add_pr_curve(self, tag: str, labels: Any, predictions: Any,
-                     global_step: int | None = None, num_thresholds: int = 127,
-                     weights: Any = None, walltime: float | None = None) -> None: ...
-
-    def add_hparams(self, hparam_dict: dict[str, Any], metric_dict: dict[str, Any],
-                    hparam_domain_discrete: dict[str, list[Any]] | None = None,
-                    run_name: str | None = None, global_step: int | None = None) -> None: ...
-
-    def flush(self) -> None: ...
-
-    def close(self) -> None: ...
+__all__ = ["Evaluation", "TrainConfig", "TrainResult", "evaluate", "evaluate_sharded", "train"]
 
 
 @dataclass(frozen=True)
@@ -220,6 +196,29 @@ def evaluate(net: nn.Module, loader: torch.utils.data.DataLoader, device: str) -
     return Evaluation(torch.cat(probs), all_labels, total_loss / max(1, len(all_labels)))
 
 
+@torch.no_grad()
+def evaluate_sharded(net: nn.Module, inputs: torch.Tensor, labels: torch.Tensor,
+                     batch_size: int, cluster: Cluster) -> Evaluation:
+    """Evaluate on every rank's share of ``inputs`` and gather the full :class:`Evaluation`.
+
+    Rank k evaluates images k, k+N, k+2N, ... (N ranks). Unlike ``DistributedSampler``, this
+    split pads nothing, so every image is counted exactly once. The gathered probabilities are
+    put back in the original order: the result is the single-process evaluation's, up to
+    float rounding. A collective: every rank calls it.
+    """
+    index = torch.arange(cluster.rank, len(inputs), cluster.world_size)
+    loader = make_loader(inputs[index], labels[index], batch_size, shuffle=False)
+    local = evaluate(net, loader, cluster.device)
+    shards = cluster.all_gather((index, local.probs, local.labels, local.loss * len(index)))
+    probs = torch.empty(len(inputs), shards[0][1].shape[1], dtype=shards[0][1].dtype)
+    gathered_labels = torch.empty(len(inputs), dtype=labels.dtype)
+    for shard_index, shard_probs, shard_labels, _ in shards:
+        probs[shard_index] = shard_probs
+        gathered_labels[shard_index] = shard_labels
+    total_loss = sum(shard[3] for shard in shards)
+    return Evaluation(probs, gathered_labels, total_loss / max(1, len(inputs)))
+
+
 def _log_dataset_and_model(
     writer: SummaryWriterLike,
     net: nn.Module,
@@ -275,16 +274,22 @@ def _log_pr_curves(writer: SummaryWriterLike, evaluation: Evaluation,
         writer.close()
 
 
-def train(writer: SummaryWriterLike, data: FashionMNIST, config: TrainConfig) -> TrainResult:
+def train(writer: SummaryWriterLike, data: FashionMNIST, config: TrainConfig,
+          cluster: Cluster | None = None) -> TrainResult:
     """Train the tutorial's ``Net`` on Fashion-MNIST and log the run through ``writer``.
 
     The writer is left open (after a final ``flush()``); closing it is the caller's job.
 
     Args:
         writer: ``eventwriter.SummaryWriter``, ``torch.utils.tensorboard.SummaryWriter``,
-            ``NullWriter`` or anything else with those methods.
+            ``NullWriter`` or anything else with those methods. Under torchrun, rank 0's
+            writer; the other ranks pass a ``NullWriter``
+            (``eventwriter.distributed.rank_zero_writer`` does both).
         data: the loaded dataset.
-        config: hyperparameters and run options.
+        config: hyperparameters and run options; ``batch_size`` is per rank and ``device``
+            is ``cluster.device``.
+        cluster: the torchrun job this process belongs to (None: a single process). Every
+            rank must call ``train`` with the same config.
 
     Returns:
         The trained model, the logged losses and the final evaluation.
@@ -293,20 +298,32 @@ def train(writer: SummaryWriterLike, data: FashionMNIST, config: TrainConfig) ->
     torch.manual_seed(config.seed)  # weight initialisation
     device = config.device
     classes = data.classes
+    main = cluster is None or cluster.is_main  # the process that builds what gets logged
+    world_size = 1 if cluster is None else cluster.world_size
 
-    train_loader = make_loader(data.train_inputs, data.train_labels, config.batch_size,
-                               shuffle=True, num_workers=config.num_workers,
-                               generator=torch.Generator().manual_seed(config.seed))
+    sampler: DistributedSampler | None = None
+    if cluster is None:
+        train_loader = make_loader(data.train_inputs, data.train_labels, config.batch_size,
+                                   shuffle=True, num_workers=config.num_workers,
+                                   generator=torch.Generator().manual_seed(config.seed))
+    else:
+        sampler = DistributedSampler(range(len(data.train_labels)), cluster.world_size,
+                                     cluster.rank, shuffle=True, seed=config.seed)
+        train_loader = make_loader(data.train_inputs, data.train_labels, config.batch_size,
+                                   shuffle=False, num_workers=config.num_workers,
+                                   sampler=sampler)
     test_limit = config.test_limit or len(data.test_images)
-    test_loader = make_loader(data.test_inputs[:test_limit], data.test_labels[:test_limit],
-                              config.eval_batch_size, shuffle=False)
+    test_inputs, test_labels = data.test_inputs[:test_limit], data.test_labels[:test_limit]
+    test_loader = make_loader(test_inputs, test_labels, config.eval_batch_size, shuffle=False)
 
     net = Net(num_classes=len(classes)).to(device)
+    model = net if cluster is None else cluster.wrap(net)  # trains; ``net`` logs and evaluates
     criterion = nn.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
 
-    first_images, _ = next(iter(train_loader))
-    _log_dataset_and_model(writer, net, data, first_images, config)
+    if main:
+        first_images, _ = next(iter(train_loader))
+        _log_dataset_and_model(writer, net, data, first_images, config)
 
     steps_per_epoch = len(train_loader)
     total_steps = config.epochs * steps_per_epoch
@@ -317,18 +334,21 @@ def train(writer: SummaryWriterLike, data: FashionMNIST, config: TrainConfig) ->
     evaluation: Evaluation | None = None
     running_loss, running_count, steps = 0.0, 0, 0
     train_seconds = 0.0
-    progress = tqdm(total=total_steps, unit="step", disable=None if config.progress else True,
+    progress = tqdm(total=total_steps, unit="step",
+                    disable=None if config.progress and main else True,
                     dynamic_ncols=True)
     with progress:
         for epoch in range(config.epochs):
             if steps >= total_steps:
                 break
             progress.set_description(f"epoch {epoch + 1}/{config.epochs}")
+            if sampler is not None:
+                sampler.set_epoch(epoch)  # a different shuffle every epoch, the same on all ranks
             epoch_started = time.perf_counter()
             for i, (inputs, labels) in enumerate(train_loader):
                 inputs, labels = inputs.to(device), labels.to(device)
                 optimizer.zero_grad()
-                loss = criterion(net(inputs), labels)
+                loss = criterion(model(inputs), labels)
                 loss.backward()
                 optimizer.step()
 
@@ -339,15 +359,18 @@ def train(writer: SummaryWriterLike, data: FashionMNIST, config: TrainConfig) ->
                 step = epoch * steps_per_epoch + i  # the tutorial's global step
                 if steps % config.log_interval == 0:
                     mean_loss = running_loss / running_count
+                    if cluster is not None:  # collective: every rank logs at the same steps
+                        mean_loss = reduce_scalars({"loss": mean_loss})["loss"]
                     losses.append((step, mean_loss))
                     writer.add_scalar("training loss", mean_loss, step)
                     writer.add_scalar("learning rate", optimizer.param_groups[0]["lr"], step)
-                    writer.add_figure("predictions vs. actuals",
-                                      plot_classes_preds(net, inputs, labels, classes),
-                                      global_step=step)
+                    if main:
+                        writer.add_figure("predictions vs. actuals",
+                                          plot_classes_preds(net, inputs, labels, classes),
+                                          global_step=step)
                     running_loss, running_count = 0.0, 0
                 if steps % 100 == 0 or steps == total_steps:
-                    rate = steps * config.batch_size / max(1e-9, train_seconds
+                    rate = steps * config.batch_size * world_size / max(1e-9, train_seconds
                                                           + time.perf_counter() - epoch_started)
                     progress.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{rate:.0f}",
                                          refresh=False)
@@ -355,11 +378,17 @@ def train(writer: SummaryWriterLike, data: FashionMNIST, config: TrainConfig) ->
                     break
             train_seconds += time.perf_counter() - epoch_started
 
-            evaluation = evaluate(net, test_loader, device)
-            _log_epoch(writer, net, evaluation, classes, step)
+            if cluster is None:
+                evaluation = evaluate(net, test_loader, device)
+            else:
+                evaluation = evaluate_sharded(net, test_inputs, test_labels,
+                                              config.eval_batch_size, cluster)
+            if main:
+                _log_epoch(writer, net, evaluation, classes, step)
 
     assert evaluation is not None  # internal invariant: total_steps >= 1, so an epoch ran
-    _log_pr_curves(writer, evaluation, classes)
+    if main:
+        _log_pr_curves(writer, evaluation, classes)
 
     class_accuracy = {classes[c]: acc for c, acc in evaluation.class_accuracy().items()}
     hparams = {key: value for key, value in asdict(config).items()
@@ -367,6 +396,8 @@ def train(writer: SummaryWriterLike, data: FashionMNIST, config: TrainConfig) ->
                           "test_limit") and value is not None}
     hparams["optimizer"] = "SGD"
     hparams["device"] = device
+    if cluster is not None:
+        hparams["world_size"] = cluster.world_size  # batch_size is per rank
     final_loss = losses[-1][1] if losses else running_loss / max(1, running_count)
     writer.add_hparams(
         hparams,
@@ -384,6 +415,6 @@ def train(writer: SummaryWriterLike, data: FashionMNIST, config: TrainConfig) ->
         evaluation=evaluation,
         class_accuracy=class_accuracy,
         seconds=time.perf_counter() - started,
-        images_per_second=steps * config.batch_size / max(1e-9, train_seconds),
+        images_per_second=steps * config.batch_size * world_size / max(1e-9, train_seconds),
         hparams=hparams,
     )

@@ -1,9 +1,10 @@
-"""A writer with ``SummaryWriter``'s methods that records nothing.
+"""``NullWriter``: ``SummaryWriter``'s methods, recording nothing.
 
-It is the baseline of the benchmark: the training loop runs unchanged, every logging call
-returns at once, so the difference in wall time to a real writer is that writer's cost.
-Work the *caller* does before a call (building a figure, computing predictions) is still
-done, exactly as with a real writer.
+Two uses: the writer that :func:`eventwriter.distributed.rank_zero_writer` hands to every rank
+but the writing one, and the baseline of the benchmarks (the same loop with a writer that costs
+nothing). Its methods are empty, so a call costs one Python call (tens of nanoseconds), and it
+never creates a directory or a file. Work the *caller* does before a call (building a figure,
+computing predictions) is still done: guard that with the rank when it is expensive.
 """
 
 from __future__ import annotations
