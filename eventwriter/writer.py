@@ -102,6 +102,7 @@ class SummaryWriter:
         self._lock = threading.RLock()
         self.file_writer: Optional[EventFileWriter] = None
         self.all_writers: Optional[Dict[str, EventFileWriter]] = None
+        self._unfinished: List[EventFileWriter] = []  # replaced files whose close() has not succeeded
         # tag -> the encoded Event bytes that follow the wall_time/step fields, minus the value.
         self._scalar_prefixes: Dict[str, bytes] = {}
         self._last_scalar_step: Dict[str, Optional[int]] = {}
@@ -118,9 +119,9 @@ class SummaryWriter:
         with self._lock:
             writer = self.file_writer
             if writer is None or writer.closed:
-                if self.all_writers:  # e.g. inherited over fork(): the files belong to the parent
-                    for stale in self.all_writers.values():
-                        stale.close()
+                # Files whose close() has not succeeded yet (a full disk; or close() still running
+                # in another thread) stay with this writer until a close() or flush() finishes them.
+                self._unfinished.extend(w for w in (self.all_writers or {}).values() if not w.released)
                 writer = self._open_file_writer(self.log_dir, first_step=self.purge_step)
                 self.purge_step = None
                 self.file_writer = writer
@@ -235,6 +236,8 @@ class SummaryWriter:
             assert self.all_writers is not None  # set by _get_file_writer
             writer = self.all_writers.get(run_dir)
             if writer is None or writer.closed:
+                if writer is not None and not writer.released:
+                    self._unfinished.append(writer)
                 writer = self._open_file_writer(run_dir)
                 self.all_writers[run_dir] = writer
             return writer
@@ -644,21 +647,24 @@ class SummaryWriter:
         Raises:
             OSError: the disk refused the data (it stays queued for a retry).
         """
-        with self._lock:
-            writers = list(self.all_writers.values()) if self.all_writers else []
-        for writer in writers:
+        for writer in self._every_writer():
             writer.flush()
+
+    def _every_writer(self) -> List[EventFileWriter]:
+        with self._lock:
+            current = list(self.all_writers.values()) if self.all_writers else []
+            return current + [w for w in self._unfinished if w not in current]
 
     def close(self) -> None:
         """Flush and close every event file of this writer. Calling it twice is harmless.
 
         Logging after ``close()`` opens a new event file in the same run directory (torch does the
-        same, and the PyTorch TensorBoard tutorial relies on it).
+        same, and the PyTorch TensorBoard tutorial relies on it). If a file cannot be written (a
+        full disk), the error is raised and that file keeps its queued records: calling
+        ``close()`` or ``flush()`` again once there is room writes them, nothing is lost.
         """
-        with self._lock:
-            writers = list(self.all_writers.values()) if self.all_writers else []
         error: Optional[BaseException] = None
-        for writer in writers:
+        for writer in self._every_writer():
             try:
                 writer.close()
             except OSError as exc:  # keep closing the others; this one stays, with its data, for a retry
@@ -667,8 +673,9 @@ class SummaryWriter:
             # Forget only the files that really closed: a failed one keeps its queued records,
             # and the next close() or flush() retries it (torch also drops writers only on success).
             if self.all_writers:
-                self.all_writers = {k: w for k, w in self.all_writers.items() if not w.closed} or None
-            if self.file_writer is not None and self.file_writer.closed:
+                self.all_writers = {k: w for k, w in self.all_writers.items() if not w.released} or None
+            self._unfinished = [w for w in self._unfinished if not w.released]
+            if self.file_writer is not None and self.file_writer.released:
                 self.file_writer = None
         if error is not None:
             raise error
