@@ -63,6 +63,8 @@ class SummaryWriter:
             keyword arguments for the fsspec filesystem; ignored for local paths.
         max_file_bytes: start a new event file once the current one would grow past this many
             bytes (each file begins with the ``file_version`` header; default: no limit).
+        lock_timeout: seconds ``add_embedding`` waits for another process's update of
+            ``projector_config.pbtxt`` before raising ``TimeoutError`` (default 30).
 
     Raises:
         TypeError: ``log_dir`` is not a str or path.
@@ -81,6 +83,7 @@ class SummaryWriter:
         *,
         storage_options: Optional[Dict[str, Any]] = None,
         max_file_bytes: Optional[int] = None,
+        lock_timeout: float = 30.0,
     ) -> None:
         from .storage import storage_for
 
@@ -94,6 +97,9 @@ class SummaryWriter:
         self._storage_options = storage_options
         self._storage = storage_for(log_dir, storage_options)
         self._max_file_bytes = max_file_bytes
+        if isinstance(lock_timeout, bool) or not isinstance(lock_timeout, (int, float)) or not lock_timeout >= 0:
+            raise ValueError(f"lock_timeout must be a number of seconds >= 0, got {lock_timeout!r}")
+        self._lock_timeout = float(lock_timeout)
         self.log_dir = log_dir
         self.purge_step = event_step(purge_step)
         self.max_queue = max_queue
@@ -625,6 +631,8 @@ class SummaryWriter:
 
         Raises:
             ValueError: ``mat`` not 2-D, ``metadata``/``label_img`` of the wrong length or shape.
+            TimeoutError: another process held the config's lock file for longer than the
+                writer's ``lock_timeout`` (the message names the lock file).
         """
         from .projector import write_embedding
 
@@ -637,6 +645,7 @@ class SummaryWriter:
             global_step=event_step(global_step),
             tag=_check_tag(tag),
             metadata_header=metadata_header,
+            lock_timeout=self._lock_timeout,
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
