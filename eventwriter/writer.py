@@ -24,6 +24,11 @@ from .scalar import scalar_value as _to_float
 from .stamps import event_step, event_wall_time
 
 _now = time.time
+# add_hparams needs each metric tag's latest step; remembering it for every tag of a run with
+# millions of distinct tags would cost ~130 bytes a tag. Past this many tags, only the largest
+# step of the others is kept (a metric among them is written at a step no lower than its own
+# latest one, which is what keeps TensorBoard from dropping its curve).
+MAX_TRACKED_TAGS = 100_000
 _event_prefix = wire.event_prefix
 _float32_bytes = wire.float32_bytes
 
@@ -111,7 +116,9 @@ class SummaryWriter:
         self._unfinished: List[EventFileWriter] = []  # replaced files whose close() has not succeeded
         # tag -> the encoded Event bytes that follow the wall_time/step fields, minus the value.
         self._scalar_prefixes: Dict[str, bytes] = {}
-        self._last_scalar_step: Dict[str, Optional[int]] = {}
+        self._last_scalar_step: Dict[str, Optional[int]] = {}  # at most MAX_TRACKED_TAGS tags
+        self._untracked_steps = False  # a tag beyond MAX_TRACKED_TAGS was logged
+        self._untracked_max_step: Optional[int] = None  # the largest step among those tags
         self._run_hparams: Optional[Dict[str, Any]] = None
         self._get_file_writer()
 
@@ -194,18 +201,38 @@ class SummaryWriter:
             summary = scalar_summary(tag, scalar_value, new_style=True, double_precision=double_precision)
             step = event_step(global_step)
             self._write_summary_bytes(summary.SerializeToString(), step, event_wall_time(walltime))
-            self._last_scalar_step[tag] = step
+            self._note_step(tag, step)
             return
         value = scalar_value if type(scalar_value) is float else _to_float(scalar_value)
         prefix = self._scalar_prefixes.get(tag) or self._scalar_prefix(tag)
         step = global_step if global_step is None or type(global_step) is int else event_step(global_step)
         wall_time = _now() if walltime is None else event_wall_time(walltime)
         self._write_record(encode_record(_event_prefix(wall_time, step) + prefix + _float32_bytes(value)))
-        self._last_scalar_step[tag] = step
+        steps = self._last_scalar_step
+        if len(steps) < MAX_TRACKED_TAGS or tag in steps:
+            steps[tag] = step
+        else:
+            self._note_step(tag, step)
+
+    def _note_step(self, tag: str, step: Optional[int]) -> None:
+        """Remember ``tag``'s latest step for add_hparams, in bounded memory (MAX_TRACKED_TAGS)."""
+        steps = self._last_scalar_step
+        if len(steps) < MAX_TRACKED_TAGS or tag in steps:
+            steps[tag] = step
+            return
+        self._untracked_steps = True
+        if step is not None and (self._untracked_max_step is None or step > self._untracked_max_step):
+            self._untracked_max_step = step
+
+    def _latest_step(self, tag: str) -> Optional[int]:
+        """The step add_hparams writes metric ``tag`` at when no global_step is given."""
+        if tag in self._last_scalar_step or not self._untracked_steps:
+            return self._last_scalar_step.get(tag)
+        return self._untracked_max_step
 
     def _scalar_prefix(self, tag: str) -> bytes:
         prefix = wire.simple_value_prefix(_check_tag(tag))
-        if len(self._scalar_prefixes) < 100_000:  # bound the cache for programs with unbounded tag sets
+        if len(self._scalar_prefixes) < MAX_TRACKED_TAGS:  # bounded for programs with unbounded tag sets
             self._scalar_prefixes[tag] = prefix
         return prefix
 
@@ -566,7 +593,7 @@ class SummaryWriter:
             for tag, value in metrics:
                 # A metric tag already logged here keeps its history: write at its latest step
                 # (TensorBoard's default loader would drop every later point if we wrote step 0).
-                metric_step = step if step is not None else self._last_scalar_step.get(tag)
+                metric_step = step if step is not None else self._latest_step(tag)
                 self.add_scalar(tag, value, metric_step, wall_time)
             return
         run_dir = self._storage.join(self._get_file_writer().get_logdir(), _check_tag(run_name, "run_name"))
