@@ -273,3 +273,21 @@ def test_per_tag_state_is_bounded_and_add_hparams_keeps_its_purpose(tmp_path, mo
     late = [s for s, _ in scalar_series(acc, "late")]
     assert late[:2] == [40, 41] and late[2] >= 41  # untracked: the largest step seen, curve intact
     assert len(scalar_series(acc, "never")) == 1
+
+
+def test_training_logdir_that_is_a_file_is_an_error(tmp_path, capsys):
+    """A new user's `python -m training --logdir README.md`: an error, no README.md_2/ run."""
+    pytest.importorskip("torch")
+    from training.cli import main
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# notes\n")
+    data = os.environ.get("FASHION_MNIST_DIR", "")
+    if not os.path.isdir(data):
+        data = "/work/shared/data/fashion-mnist"
+    if not os.path.isdir(data):
+        pytest.skip("Fashion-MNIST not available")
+    assert main(["--logdir", str(readme), "--data-dir", data, "--no-download", "--max-steps", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "it is a file, not a directory" in err and str(readme) in err
+    assert sorted(os.listdir(tmp_path)) == ["README.md"]

@@ -9,6 +9,7 @@ program says so. The last line printed is the command that opens the run in Tens
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import secrets
 import shlex
@@ -99,6 +100,8 @@ def new_run_dir(logdir: Path) -> Path:
     ``<logdir>_<n>`` (n = 2, 3, ...) that can be created is used. Creation is exclusive, so two
     runs started at once never share a directory.
     """
+    if logdir.exists() and not logdir.is_dir():  # e.g. --logdir README.md: not a run to continue
+        raise NotADirectoryError(errno.ENOTDIR, "it is a file, not a directory", str(logdir))
     candidate, n = logdir, 1
     while True:
         try:
