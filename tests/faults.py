@@ -23,6 +23,7 @@ class Disk:
         self.free = free
         self.sync_errors = 0  # the next N syncs (and closes, which sync) fail with EIO
         self.open_errno: Optional[int] = None  # creating a stream fails with this errno
+        self.write_errno: Optional[int] = None  # every write fails with this errno, writing nothing
         self.lock = threading.Lock()
         self.writes = 0
 
@@ -42,6 +43,10 @@ class FaultyStream:
     def write(self, data: bytes) -> None:
         with self._disk.lock:
             self._disk.writes += 1
+            if self._disk.write_errno is not None:
+                exc = OSError(self._disk.write_errno, os.strerror(self._disk.write_errno))
+                exc.written = 0  # type: ignore[attr-defined]
+                raise exc
             room = len(data) if self._disk.free is None else min(len(data), self._disk.free)
             if self._disk.free is not None:
                 self._disk.free -= room
