@@ -10,7 +10,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 
 import numpy as np

@@ -3,7 +3,6 @@ and what a new user meets first (non-event files, empty directories, dump output
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import struct
@@ -18,8 +17,8 @@ from eventwriter import SummaryWriter, protos
 from eventwriter.crc import masked_crc32c
 from eventwriter.event_file import EventFileWriter
 from eventwriter.reader import MalformedValueWarning, SkippedFileWarning, describe, event_files, read_events, run_files, scalars
-from eventwriter.record import TruncatedRecordError, encode_record
-from tbutil import plugin_accumulator, scalar_series
+from eventwriter.record import TruncatedRecordError
+from tbutil import plugin_accumulator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -214,20 +213,3 @@ def test_empty_directory_both_commands_say_no_event_files(tmp_path):
     assert f"no event files under {tmp_path}" in inspect.stderr
     assert f"no event files under {tmp_path}" in verify.stderr
     assert f"no event files under {tmp_path}" in cli("inspect", "--json", tmp_path).stderr
-
-
-def test_dump_prints_steps_as_numbers_and_step_zero(tmp_path):
-    w = SummaryWriter(tmp_path)
-    w.add_scalar("x", 1.5, 0)
-    w.add_scalar("x", 2.5, 7)
-    w.close()
-    (path,) = event_files(tmp_path)
-    done = cli("dump", path)
-    assert done.returncode == 0, done.stderr
-    rows = [json.loads(line) for line in done.stdout.splitlines()]
-    events = [r["event"] for r in rows]
-    assert events[0]["file_version"] == "brain.Event:2" and events[0]["step"] == 0
-    assert [e["step"] for e in events[1:]] == [0, 7]  # numbers, and step 0 is printed
-    assert all(isinstance(e["wall_time"], float) for e in events)
-    assert events[1]["summary"]["value"][0]["simple_value"] == 1.5
-    assert [s for s, _ in scalar_series(plugin_accumulator(tmp_path), "x")] == [0, 7]
