@@ -361,8 +361,13 @@ def _close_all_at_exit() -> None:
     for writer in list(_live_writers):
         try:
             writer.close()
-        except Exception:  # nothing sensible to do with an error at interpreter exit
-            pass
+        except Exception as exc:  # cannot be retried now, but must not go unnoticed
+            try:
+                import sys
+
+                sys.stderr.write(f"eventwriter: at exit, event file {writer.path!r} could not be finished: {exc}\n")
+            except Exception:
+                pass
 
 
 if hasattr(os, "register_at_fork"):

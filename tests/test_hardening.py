@@ -291,3 +291,44 @@ def test_training_logdir_that_is_a_file_is_an_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "it is a file, not a directory" in err and str(readme) in err
     assert sorted(os.listdir(tmp_path)) == ["README.md"]
+
+
+def test_a_dropped_writer_that_cannot_write_says_so(tmp_path):
+    """#1: nothing is lost silently: a writer collected with unwritable records warns."""
+    from eventwriter import wire
+    from eventwriter.record import encode_record
+
+    disk = Disk(free=0)
+    writer = EventFileWriter(str(tmp_path), storage=FaultyStorage(disk))
+    writer.write_record(encode_record(wire.event_prefix(1.0, 1) + wire.simple_value_prefix("x") + wire.float32_bytes(1.0)))
+    failed = False
+    try:
+        writer.flush()
+    except OSError:  # not pytest.raises: its traceback would keep the writer alive
+        failed = True
+    assert failed
+    import weakref
+
+    ref = weakref.ref(writer)
+    with pytest.warns(RuntimeWarning, match="could not be written"):
+        del writer
+        deadline = time.monotonic() + 10
+        while ref() is not None and time.monotonic() < deadline:  # the background thread lets go
+            gc.collect()
+            time.sleep(0.05)
+
+
+def test_a_writer_that_cannot_finish_at_exit_says_so(tmp_path):
+    """#1: at interpreter exit a full disk is reported on stderr, not swallowed."""
+    code = f"""
+import sys
+sys.path[:0] = [{os.path.dirname(os.path.dirname(os.path.abspath(__file__)))!r}, {os.path.dirname(os.path.abspath(__file__))!r}]
+from faults import Disk, FaultyStorage
+from eventwriter.event_file import EventFileWriter
+from eventwriter.record import encode_record
+w = EventFileWriter({str(tmp_path)!r}, storage=FaultyStorage(Disk(free=0)))
+w.write_record(encode_record(b"\\x09" + bytes(8)))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "could not be finished" in done.stderr and "No space left" in done.stderr
