@@ -202,6 +202,7 @@ def test_flush_never_syncs_a_closed_descriptor(tmp_path, monkeypatch):
     assert bad == []
 
 
+@pytest.mark.slow
 def test_dropping_ten_thousand_writers_releases_descriptors_promptly(tmp_path, monkeypatch):
     """#13: dropped writers are released (no fsync) by the background thread; fds stay bounded."""
     fsyncs = []
@@ -239,6 +240,7 @@ def test_dropping_ten_thousand_writers_releases_descriptors_promptly(tmp_path, m
     assert total == 10_000
 
 
+@pytest.mark.slow
 def test_per_tag_state_is_bounded_and_add_hparams_keeps_its_purpose(tmp_path, monkeypatch):
     """#12: past MAX_TRACKED_TAGS distinct tags, a new tag costs (almost) no memory; add_hparams
     still writes each metric at a step no lower than its own latest, so TensorBoard keeps the curve."""
@@ -282,14 +284,9 @@ def test_training_logdir_that_is_a_file_is_an_error(tmp_path, capsys):
 
     readme = tmp_path / "README.md"
     readme.write_text("# notes\n")
-    data = os.environ.get("FASHION_MNIST_DIR", "")
-    if not os.path.isdir(data):
-        data = "/work/shared/data/fashion-mnist"
-    if not os.path.isdir(data):
-        pytest.skip("Fashion-MNIST not available")
-    assert main(["--logdir", str(readme), "--data-dir", data, "--no-download", "--max-steps", "1", "--no-progress"]) == 2
+    assert main(["--logdir", str(readme), "--no-download", "--max-steps", "1", "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert "it is a file, not a directory" in err and str(readme) in err
+    assert "is a file, not a directory" in err and str(readme) in err
     assert sorted(os.listdir(tmp_path)) == ["README.md"]
 
 

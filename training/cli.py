@@ -9,7 +9,6 @@ program says so. The last line printed is the command that opens the run in Tens
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import secrets
 import shlex
@@ -100,8 +99,6 @@ def new_run_dir(logdir: Path) -> Path:
     ``<logdir>_<n>`` (n = 2, 3, ...) that can be created is used. Creation is exclusive, so two
     runs started at once never share a directory.
     """
-    if logdir.exists() and not logdir.is_dir():  # e.g. --logdir README.md: not a run to continue
-        raise NotADirectoryError(errno.ENOTDIR, "it is a file, not a directory", str(logdir))
     candidate, n = logdir, 1
     while True:
         try:
@@ -117,6 +114,9 @@ def new_run_dir(logdir: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    if args.logdir.exists() and not args.logdir.is_dir():  # e.g. --logdir README.md
+        print(f"error: --logdir {args.logdir} is a file, not a directory", file=sys.stderr)
+        return 2
     try:
         device = resolve_device(args.device)
         seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
