@@ -169,8 +169,14 @@ def write_embedding(
             storage.write_atomic(storage.join(target, f"sprite{suffix}.png"), [png])
             info.sprite.image_path = f"{subdir}/sprite{suffix}.png"
             info.sprite.single_image_dim.extend([width, height])
-    replaced = merge_config(logdir, info, storage=storage, lock_timeout=lock_timeout)
     ours = {info.tensor_path, info.metadata_path, info.sprite.image_path}
+    try:
+        replaced = merge_config(logdir, info, storage=storage, lock_timeout=lock_timeout)
+    except BaseException:
+        if suffix:  # a re-log that never reached the config: its fresh files are nobody's
+            for mine in filter(None, ours):
+                storage.remove(storage.join(logdir, *mine.split("/")))
+        raise
     if replaced is not None:  # the superseded files of this tag and step, now unreferenced
         for old in (replaced.tensor_path, replaced.metadata_path, replaced.sprite.image_path):
             if old and old not in ours and old.startswith(subdir + "/"):

@@ -196,6 +196,10 @@ def test_lock_wait_is_bounded_and_names_the_lock_file(tmp_path):
             w.add_embedding(np.eye(3), tag="blocked")
         with pytest.raises(TimeoutError, match="0.3 s"):
             write_embedding(str(tmp_path), np.eye(3), tag="direct", lock_timeout=0.3)
+        before = sorted(os.listdir(tmp_path / "00000" / "blocked"))
+        with pytest.raises(TimeoutError):
+            w.add_embedding(np.eye(4), tag="blocked")  # a re-log (tensors.tsv exists) that times out
+        assert sorted(os.listdir(tmp_path / "00000" / "blocked")) == before  # its fresh files are gone
     finally:
         holder.kill()
         holder.wait(10)
