@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 import os
 import sys
 import warnings
@@ -27,6 +28,13 @@ def _time(wall_time: Optional[float]) -> str:
         return datetime.fromtimestamp(wall_time, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     except (OverflowError, ValueError, OSError):  # NaN, inf, 1e20: a wall time no calendar holds
         return f"{wall_time!r} (not a date)"
+
+
+def _json_number(value: Any) -> Any:
+    """NaN and infinities as strings: JSON has no literal for them (json.dumps would emit ``NaN``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    return value
 
 
 def _no_event_files(path: str) -> str:
@@ -51,7 +59,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
                 "run": r.name,
                 "files": r.files,
                 "writers": r.writers,
-                "tags": {name: vars(t) for name, t in sorted(r.tags.items())},
+                "tags": {name: {k: _json_number(v) for k, v in vars(t).items()} for name, t in sorted(r.tags.items())},
                 "problems": r.problems,
             }
             for r in runs

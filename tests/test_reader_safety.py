@@ -74,6 +74,11 @@ def test_inspect_of_huge_and_nan_wall_times_is_a_table_not_a_traceback(tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert "1e+20 (not a date)" in done.stdout and "nan (not a date)" in done.stdout
+    import json
+
+    as_json = cli("inspect", "--json", tmp_path)
+    tags = {name: tag for run in json.loads(as_json.stdout, parse_constant=lambda c: pytest.fail(f"not JSON: {c}")) for name, tag in run["tags"].items()}
+    assert tags["nan"]["first_wall_time"] == "nan" and tags["far"]["first_wall_time"] == 1e20
     verify = cli("verify", "--all", tmp_path)
     assert verify.returncode == 1 and "wall_time is nan" in verify.stdout and "Traceback" not in verify.stderr
 
