@@ -1,7 +1,9 @@
 """The ``eventwriter`` command: inspect a logdir, dump or explain a file record by record, verify files.
 
-Exit codes: 0 success; 1 a damaged or suspicious file (``verify``), or unreadable input;
-2 bad usage or a path that does not exist.
+Exit codes: 0 success; 1 a damaged or suspicious file (``verify``), unreadable input, or
+(``verify``) no event files at all; 2 bad usage or a path that does not exist. ``inspect`` of a
+directory without event files says so and exits 0. Entries named like event files that are not
+regular files (FIFOs, dangling or looping links) are skipped with a message, never opened.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 import os
 import sys
+import warnings
 from datetime import datetime, timezone
 from typing import Any, List, Optional, Sequence
 
@@ -20,7 +24,21 @@ from .record import CorruptRecordError, RecordError, TruncatedRecordError
 def _time(wall_time: Optional[float]) -> str:
     if wall_time is None:
         return "-"
-    return datetime.fromtimestamp(wall_time, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        return datetime.fromtimestamp(wall_time, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, ValueError, OSError):  # NaN, inf, 1e20: a wall time no calendar holds
+        return f"{wall_time!r} (not a date)"
+
+
+def _json_number(value: Any) -> Any:
+    """NaN and infinities as strings: JSON has no literal for them (json.dumps would emit ``NaN``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    return value
+
+
+def _no_event_files(path: str) -> str:
+    return f"no event files under {path} (no file name contains 'tfevents')"
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -33,13 +51,15 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     from .storage import storage_for
 
     runs = describe(args.logdir)
+    if args.json and not runs:
+        sys.stderr.write(f"eventwriter: {_no_event_files(args.logdir)}\n")
     if args.json:
         out = [
             {
                 "run": r.name,
                 "files": r.files,
                 "writers": r.writers,
-                "tags": {name: vars(t) for name, t in sorted(r.tags.items())},
+                "tags": {name: {k: _json_number(v) for k, v in vars(t).items()} for name, t in sorted(r.tags.items())},
                 "problems": r.problems,
             }
             for r in runs
@@ -47,7 +67,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return 1 if any(r.problems for r in runs) else 0
     if not runs:
-        sys.stdout.write(f"{args.logdir}: no event files (no file name contains 'tfevents')\n")
+        sys.stderr.write(f"eventwriter: {_no_event_files(args.logdir)}\n")
         return 0
     for run in runs:
         sys.stdout.write(f"run {run.name}\n")
@@ -66,9 +86,33 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _jsonable(message: Any) -> Any:
+    """The message as JSON-ready data: every field a reader expects (``step`` 0 included) and
+    64-bit integers as numbers (protobuf's JSON mapping would quote them)."""
     from google.protobuf import json_format
 
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+    try:  # protobuf >= 5.26 renamed the option; 4.25 only knows the old name
+        data = json_format.MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    except TypeError:
+        data = json_format.MessageToDict(message, preserving_proto_field_name=True, including_default_value_fields=True)
+    return _unquote_int64(message.DESCRIPTOR, data)
+
+
+_INT64_TYPES = (3, 4, 6, 16, 18)  # FieldDescriptor.TYPE_INT64, UINT64, FIXED64, SFIXED64, SINT64
+
+
+def _unquote_int64(descriptor: Any, data: Any) -> Any:
+    for field in descriptor.fields:
+        if field.name not in data:
+            continue
+        value = data[field.name]
+        repeated = isinstance(value, list)
+        items = value if repeated else [value]
+        if field.message_type is not None and not field.message_type.GetOptions().map_entry:
+            items = [_unquote_int64(field.message_type, item) if isinstance(item, dict) else item for item in items]
+        elif field.type in _INT64_TYPES:
+            items = [int(item) if isinstance(item, str) and item.lstrip("-").isdigit() else item for item in items]
+        data[field.name] = items if repeated else items[0]
+    return data
 
 
 def _cmd_dump(args: argparse.Namespace) -> int:
@@ -102,7 +146,11 @@ def _verify_file(path: str) -> Optional[str]:
                 return f"{path}: offset {rec.offset}: bad event: {reason}"
             count += 1
     except RecordError as exc:
+        if count == 0 and exc.offset == 0 and isinstance(exc, CorruptRecordError):
+            return f"{path}: offset 0: not an event file ({exc.kind}: {exc.message})"
         return f"{path}: offset {exc.offset}: {exc.kind}: {exc.message}"
+    except OSError as exc:
+        return f"{path}: cannot be read: {exc.strerror or exc}"
     if count == 0:
         return f"{path}: offset 0: empty file: no records"
     return None
@@ -115,7 +163,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     for target in args.paths:
         files = event_files(target)
         if not files:
-            return _fail(f"{target}: no event files (no file name contains 'tfevents')")
+            return _fail(_no_event_files(target))
         paths.extend(files)
     bad = 0
     for path in paths:
@@ -179,14 +227,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for path in filter(None, targets):
         if storage_for(path).kind(path) == "missing":
             return _fail(f"no such file or directory: {path}", 2)
-    if getattr(args, "file", None) is not None and storage_for(args.file).kind(args.file) == "dir":
-        return _fail(f"{args.file} is a directory; dump takes one event file", 2)
+    if getattr(args, "file", None) is not None:
+        kind = storage_for(args.file).kind(args.file)
+        if kind == "dir":
+            return _fail(f"{args.file} is a directory; dump takes one event file", 2)
+        if kind == "other":  # opening a FIFO would block forever
+            return _fail(f"{args.file}: not a regular file (a FIFO, socket, dangling or looping link); not read")
     try:
-        return int(args.func(args))
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = _show_warning
+            return int(args.func(args))
     except CorruptRecordError as exc:
         hint = "this is not an event file" if exc.offset == 0 else "run 'eventwriter verify' for details"
         return _fail(f"{exc}; {hint}")
-    except (NotADirectoryError, IsADirectoryError, PermissionError) as exc:
-        return _fail(str(exc), 2)
     except BrokenPipeError:  # e.g. piped into head
         return 0
+    except (NotADirectoryError, IsADirectoryError, PermissionError) as exc:
+        return _fail(str(exc), 2)
+    except OSError as exc:  # a FIFO, a dangling or looping link given by name, an I/O error
+        return _fail(str(exc))
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    """Warnings (skipped files, malformed values) as one plain line each, without source lines."""
+    sys.stderr.write(f"eventwriter: warning: {message}\n")

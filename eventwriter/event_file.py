@@ -102,7 +102,11 @@ class EventFileWriter:
         self._buffer: list[bytes] = []
         self._pending = 0
         self._error: Optional[OSError] = None
+        # Two steps of close(): _closed (no more records accepted; SummaryWriter opens a new file)
+        # and _released (the stream is synced and closed). Between them a failed close keeps the
+        # stream open for a retry of close() or flush().
         self._closed = False
+        self._released = False
         self._pid = os.getpid()
         storage.makedirs(logdir)
         now = time.time()
@@ -126,8 +130,13 @@ class EventFileWriter:
 
     @property
     def closed(self) -> bool:
-        """True once :meth:`close` ran (or in a forked child that inherited this writer)."""
+        """True once :meth:`close` began: the writer accepts no more records (also in a forked child)."""
         return self._closed
+
+    @property
+    def released(self) -> bool:
+        """True once :meth:`close` succeeded (the file is synced and its descriptor released)."""
+        return self._released
 
     def get_logdir(self) -> str:
         """Directory the event file lives in (torch's ``FileWriter.get_logdir``)."""
@@ -180,35 +189,43 @@ class EventFileWriter:
             return
         self._drain()
         with self._io_lock:
-            if not self._closed:  # close() in another thread already synced and released it
+            if not self._released:  # close() in another thread already synced and released it
                 self._sync()
 
     def close(self) -> None:
         """Flush and close the file. Calling it again does nothing.
 
-        If the flush fails (a full disk...), the writer stays open with its data queued and the
-        error is raised: a later ``close()`` or ``flush()`` retries, and nothing is lost.
+        If writing the queued records fails (a full disk...), the writer stays open with its data
+        queued and the error is raised: a later ``close()`` or ``flush()`` retries, and nothing is
+        lost. If only the final ``fsync`` fails, the writer accepts no more records but keeps its
+        descriptor, and ``close()`` or ``flush()`` retries the ``fsync``.
         """
-        if self._closed:
+        if self._released:
             return
         if self._pid != os.getpid():
-            self._closed = True
+            self._closed = self._released = True
             return
         self._drain()
         with self._io_lock:
-            with self._lock:
-                if self._closed:
-                    return
-                if self._buffer:  # logged by another thread since the drain: hand it over first
-                    data = b"".join(self._buffer)
+            while True:
+                with self._lock:
+                    if self._released:
+                        return
+                    if self._error is not None:
+                        self._raise_pending_error()
+                    if not self._buffer:
+                        # Sealed in the same critical section that saw the buffer empty: a record
+                        # logged by another thread from now on goes to a new file, never lost.
+                        self._closed = True
+                        break
+                    data = b"".join(self._buffer)  # logged by another thread since the drain
                     self._buffer, self._pending = [], 0
-                    self._write_locked(data, background=False)
+                self._write_locked(data, background=False)  # raises with the data put back
             try:
                 self._stream.close()
             except OSError as exc:
                 raise type(exc)(exc.errno, f"closing event file {self.path!r} failed: {exc.strerror}") from exc
-            with self._lock:
-                self._closed = True
+            self._released = True
         _live_writers.discard(self)
 
     def __del__(self) -> None:
@@ -216,13 +233,25 @@ class EventFileWriter:
         # thread (queued data keeps the writer alive until then), so only the descriptor is left
         # to release. No fsync here: one per dropped writer would stall every live writer.
         try:
-            if not self._closed and self._pid == os.getpid() and not self._buffer:
-                self._closed = True
+            if self._released or self._pid != os.getpid():
+                return
+            if not self._buffer and self._error is None:
+                self._closed = self._released = True
                 self._stream.release()
-            elif not self._closed:
+            else:
                 self.close()
-        except Exception:  # never raise from a finalizer
-            pass
+        except Exception as exc:  # never raise from a finalizer, but never lose data silently
+            try:
+                import warnings
+
+                warnings.warn(
+                    f"event file writer {self.path!r} was dropped without close() and its last "
+                    f"{self._pending} bytes could not be written: {exc}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            except Exception:
+                pass
 
     # -- internals -------------------------------------------------------------------------
 
@@ -273,7 +302,7 @@ class EventFileWriter:
         self._io_lock = threading.Lock()
         self._buffer = []
         self._pending = 0
-        self._closed = True
+        self._closed = self._released = True
         self._stream.abandon()
 
 
@@ -333,8 +362,13 @@ def _close_all_at_exit() -> None:
     for writer in list(_live_writers):
         try:
             writer.close()
-        except Exception:  # nothing sensible to do with an error at interpreter exit
-            pass
+        except Exception as exc:  # cannot be retried now, but must not go unnoticed
+            try:
+                import sys
+
+                sys.stderr.write(f"eventwriter: at exit, event file {writer.path!r} could not be finished: {exc}\n")
+            except Exception:
+                pass
 
 
 if hasattr(os, "register_at_fork"):

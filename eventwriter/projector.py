@@ -19,7 +19,13 @@ Where this differs from torch (each one a case torch gets wrong):
 * The config is **merged**, not rewritten: entries written by other writers or processes stay; an
   entry with the same ``tensor_name`` is replaced. The read-modify-write runs under an exclusive
   ``flock`` on ``<logdir>/.projector_config.pbtxt.lock`` and the new file replaces the old one
-  atomically (``os.replace``), so the server never sees half a file.
+  atomically (``os.replace``), so the server never sees half a file. The lock file is opened
+  without following symlinks and with mode 0666 minus the umask; the wait for it is bounded
+  (``lock_timeout``, :data:`LOCK_TIMEOUT_SECS` by default), then ``TimeoutError`` names it.
+* Re-logging the same tag and step writes ``tensors.<8 hex>.tsv`` (and ``metadata``/``sprite``
+  alike) instead of overwriting torch's ``tensors.tsv`` in place, and switches the config entry
+  to them in the same atomic update: a kill at any moment leaves a matching set. The superseded
+  files are removed afterwards.
 * Labels: TAB, CR and LF inside a label become spaces, so a row can never split or gain columns.
   A label that is empty or only whitespace would be a blank line, which the projector skips,
   shifting every later label; it is written as :data:`EMPTY_LABEL` instead (for multi-column rows,
@@ -169,8 +175,14 @@ def write_embedding(
             storage.write_atomic(storage.join(target, f"sprite{suffix}.png"), [png])
             info.sprite.image_path = f"{subdir}/sprite{suffix}.png"
             info.sprite.single_image_dim.extend([width, height])
-    replaced = merge_config(logdir, info, storage=storage, lock_timeout=lock_timeout)
     ours = {info.tensor_path, info.metadata_path, info.sprite.image_path}
+    try:
+        replaced = merge_config(logdir, info, storage=storage, lock_timeout=lock_timeout)
+    except BaseException:
+        if suffix:  # a re-log that never reached the config: its fresh files are nobody's
+            for mine in filter(None, ours):
+                storage.remove(storage.join(logdir, *mine.split("/")))
+        raise
     if replaced is not None:  # the superseded files of this tag and step, now unreferenced
         for old in (replaced.tensor_path, replaced.metadata_path, replaced.sprite.image_path):
             if old and old not in ours and old.startswith(subdir + "/"):

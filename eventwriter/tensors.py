@@ -11,6 +11,7 @@ bit patterns in ``half_val`` (docs/FORMAT.md §4, add_tensor).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, Tuple
 
 import numpy as np
@@ -129,9 +130,14 @@ def tensor_to_numpy(tensor: "protos.TensorProto") -> np.ndarray:
 
     Raises:
         ValueError: the element count does not match the shape, or the dtype is not supported.
+
+    Memory follows the values present in the message, not its declared shape: a single value
+    declared with a large shape is returned as a read-only broadcast view.
     """
     shape = tuple(d.size for d in tensor.tensor_shape.dim)
-    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if any(size < 0 for size in shape):
+        raise ValueError(f"tensor shape {shape} has a negative dimension")
+    count = math.prod(shape)  # Python ints: a huge declared shape cannot wrap around
     if tensor.dtype == protos.DT_STRING:
         values = np.array(list(tensor.string_val), dtype=object)
     elif tensor.tensor_content:
@@ -155,7 +161,9 @@ def tensor_to_numpy(tensor: "protos.TensorProto") -> np.ndarray:
     else:
         raise ValueError(f"unsupported tensor dtype {tensor.dtype}")
     if values.size == 1 and count != 1:
-        values = np.full(count, values[0], dtype=values.dtype)  # TensorBoard broadcasts one value
+        # TensorBoard broadcasts one value. A read-only view, never an allocation of the declared
+        # size: a 100-byte record may declare billions of elements.
+        return np.broadcast_to(values.reshape(()), shape)
     if values.size != count:
         raise ValueError(f"tensor has {values.size} elements but its shape {shape} needs {count}")
     return values.reshape(shape)

@@ -24,6 +24,11 @@ from .scalar import scalar_value as _to_float
 from .stamps import event_step, event_wall_time
 
 _now = time.time
+# add_hparams needs each metric tag's latest step; remembering it for every tag of a run with
+# millions of distinct tags would cost ~130 bytes a tag. Past this many tags, only the largest
+# step of the others is kept (a metric among them is written at a step no lower than its own
+# latest one, which is what keeps TensorBoard from dropping its curve).
+MAX_TRACKED_TAGS = 100_000
 _event_prefix = wire.event_prefix
 _float32_bytes = wire.float32_bytes
 
@@ -68,6 +73,8 @@ class SummaryWriter:
         upload_secs: for a URL ``log_dir``, the longest a logged record waits before it is
             uploaded (default 10 s); each upload is one sealed segment, a complete event file
             (README: "Logging to object storage"). Ignored for local paths.
+        lock_timeout: seconds ``add_embedding`` waits for another process's update of
+            ``projector_config.pbtxt`` before raising ``TimeoutError`` (default 30).
 
     Raises:
         TypeError: ``log_dir`` is not a str or path.
@@ -87,6 +94,7 @@ class SummaryWriter:
         storage_options: Optional[Dict[str, Any]] = None,
         max_file_bytes: Optional[int] = None,
         upload_secs: Optional[float] = None,
+        lock_timeout: float = 30.0,
     ) -> None:
         from .storage import storage_for
 
@@ -103,6 +111,9 @@ class SummaryWriter:
         self._upload_secs = upload_secs
         self._storage = storage_for(log_dir, storage_options, upload_secs=self._upload_interval(flush_secs, upload_secs))
         self._max_file_bytes = max_file_bytes
+        if isinstance(lock_timeout, bool) or not isinstance(lock_timeout, (int, float)) or not lock_timeout >= 0:
+            raise ValueError(f"lock_timeout must be a number of seconds >= 0, got {lock_timeout!r}")
+        self._lock_timeout = float(lock_timeout)
         self.log_dir = log_dir
         self.purge_step = event_step(purge_step)
         self.max_queue = max_queue
@@ -111,9 +122,12 @@ class SummaryWriter:
         self._lock = threading.RLock()
         self.file_writer: Optional[EventFileWriter] = None
         self.all_writers: Optional[Dict[str, EventFileWriter]] = None
+        self._unfinished: List[EventFileWriter] = []  # replaced files whose close() has not succeeded
         # tag -> the encoded Event bytes that follow the wall_time/step fields, minus the value.
         self._scalar_prefixes: Dict[str, bytes] = {}
-        self._last_scalar_step: Dict[str, Optional[int]] = {}
+        self._last_scalar_step: Dict[str, Optional[int]] = {}  # at most MAX_TRACKED_TAGS tags
+        self._untracked_steps = False  # a tag beyond MAX_TRACKED_TAGS was logged
+        self._untracked_max_step: Optional[int] = None  # the largest step among those tags
         self._run_hparams: Optional[Dict[str, Any]] = None
         self._get_file_writer()
 
@@ -137,9 +151,9 @@ class SummaryWriter:
         with self._lock:
             writer = self.file_writer
             if writer is None or writer.closed:
-                if self.all_writers:  # e.g. inherited over fork(): the files belong to the parent
-                    for stale in self.all_writers.values():
-                        stale.close()
+                # Files whose close() has not succeeded yet (a full disk; or close() still running
+                # in another thread) stay with this writer until a close() or flush() finishes them.
+                self._unfinished.extend(w for w in (self.all_writers or {}).values() if not w.released)
                 writer = self._open_file_writer(self.log_dir, first_step=self.purge_step)
                 self.purge_step = None
                 self.file_writer = writer
@@ -206,18 +220,38 @@ class SummaryWriter:
             summary = scalar_summary(tag, scalar_value, new_style=True, double_precision=double_precision)
             step = event_step(global_step)
             self._write_summary_bytes(summary.SerializeToString(), step, event_wall_time(walltime))
-            self._last_scalar_step[tag] = step
+            self._note_step(tag, step)
             return
         value = scalar_value if type(scalar_value) is float else _to_float(scalar_value)
         prefix = self._scalar_prefixes.get(tag) or self._scalar_prefix(tag)
         step = global_step if global_step is None or type(global_step) is int else event_step(global_step)
         wall_time = _now() if walltime is None else event_wall_time(walltime)
         self._write_record(encode_record(_event_prefix(wall_time, step) + prefix + _float32_bytes(value)))
-        self._last_scalar_step[tag] = step
+        steps = self._last_scalar_step
+        if len(steps) < MAX_TRACKED_TAGS or tag in steps:
+            steps[tag] = step
+        else:
+            self._note_step(tag, step)
+
+    def _note_step(self, tag: str, step: Optional[int]) -> None:
+        """Remember ``tag``'s latest step for add_hparams, in bounded memory (MAX_TRACKED_TAGS)."""
+        steps = self._last_scalar_step
+        if len(steps) < MAX_TRACKED_TAGS or tag in steps:
+            steps[tag] = step
+            return
+        self._untracked_steps = True
+        if step is not None and (self._untracked_max_step is None or step > self._untracked_max_step):
+            self._untracked_max_step = step
+
+    def _latest_step(self, tag: str) -> Optional[int]:
+        """The step add_hparams writes metric ``tag`` at when no global_step is given."""
+        if tag in self._last_scalar_step or not self._untracked_steps:
+            return self._last_scalar_step.get(tag)
+        return self._untracked_max_step
 
     def _scalar_prefix(self, tag: str) -> bytes:
         prefix = wire.simple_value_prefix(_check_tag(tag))
-        if len(self._scalar_prefixes) < 100_000:  # bound the cache for programs with unbounded tag sets
+        if len(self._scalar_prefixes) < MAX_TRACKED_TAGS:  # bounded for programs with unbounded tag sets
             self._scalar_prefixes[tag] = prefix
         return prefix
 
@@ -254,6 +288,8 @@ class SummaryWriter:
             assert self.all_writers is not None  # set by _get_file_writer
             writer = self.all_writers.get(run_dir)
             if writer is None or writer.closed:
+                if writer is not None and not writer.released:
+                    self._unfinished.append(writer)
                 writer = self._open_file_writer(run_dir)
                 self.all_writers[run_dir] = writer
             return writer
@@ -576,7 +612,7 @@ class SummaryWriter:
             for tag, value in metrics:
                 # A metric tag already logged here keeps its history: write at its latest step
                 # (TensorBoard's default loader would drop every later point if we wrote step 0).
-                metric_step = step if step is not None else self._last_scalar_step.get(tag)
+                metric_step = step if step is not None else self._latest_step(tag)
                 self.add_scalar(tag, value, metric_step, wall_time)
             return
         run_dir = self._storage.join(self._get_file_writer().get_logdir(), _check_tag(run_name, "run_name"))
@@ -644,6 +680,8 @@ class SummaryWriter:
 
         Raises:
             ValueError: ``mat`` not 2-D, ``metadata``/``label_img`` of the wrong length or shape.
+            TimeoutError: another process held the config's lock file for longer than the
+                writer's ``lock_timeout`` (the message names the lock file).
         """
         from .projector import write_embedding
 
@@ -656,6 +694,7 @@ class SummaryWriter:
             global_step=event_step(global_step),
             tag=_check_tag(tag),
             metadata_header=metadata_header,
+            lock_timeout=self._lock_timeout,
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -666,21 +705,24 @@ class SummaryWriter:
         Raises:
             OSError: the disk refused the data (it stays queued for a retry).
         """
-        with self._lock:
-            writers = list(self.all_writers.values()) if self.all_writers else []
-        for writer in writers:
+        for writer in self._every_writer():
             writer.flush()
+
+    def _every_writer(self) -> List[EventFileWriter]:
+        with self._lock:
+            current = list(self.all_writers.values()) if self.all_writers else []
+            return current + [w for w in self._unfinished if w not in current]
 
     def close(self) -> None:
         """Flush and close every event file of this writer. Calling it twice is harmless.
 
         Logging after ``close()`` opens a new event file in the same run directory (torch does the
-        same, and the PyTorch TensorBoard tutorial relies on it).
+        same, and the PyTorch TensorBoard tutorial relies on it). If a file cannot be written (a
+        full disk), the error is raised and that file keeps its queued records: calling
+        ``close()`` or ``flush()`` again once there is room writes them, nothing is lost.
         """
-        with self._lock:
-            writers = list(self.all_writers.values()) if self.all_writers else []
         error: Optional[BaseException] = None
-        for writer in writers:
+        for writer in self._every_writer():
             try:
                 writer.close()
             except OSError as exc:  # keep closing the others; this one stays, with its data, for a retry
@@ -689,8 +731,9 @@ class SummaryWriter:
             # Forget only the files that really closed: a failed one keeps its queued records,
             # and the next close() or flush() retries it (torch also drops writers only on success).
             if self.all_writers:
-                self.all_writers = {k: w for k, w in self.all_writers.items() if not w.closed} or None
-            if self.file_writer is not None and self.file_writer.closed:
+                self.all_writers = {k: w for k, w in self.all_writers.items() if not w.released} or None
+            self._unfinished = [w for w in self._unfinished if not w.released]
+            if self.file_writer is not None and self.file_writer.released:
                 self.file_writer = None
         if error is not None:
             raise error

@@ -165,3 +165,21 @@ def test_read_events_matches_tensorboards_loader_event_for_event(tmp_path):
                     event = Event.FromString(raw)
                     theirs.append((event.wall_time, event.step, event.WhichOneof("what"), raw))
                 assert ours == theirs, path
+
+
+def test_dump_prints_steps_as_numbers_and_step_zero(tmp_path):
+    """Every field a reader expects, step 0 included, with int64 as numbers (protobuf 4.25 and 7.x)."""
+    w = SummaryWriter(tmp_path)
+    w.add_scalar("x", 1.5, 0)
+    w.add_scalar("x", 2.5, 7)
+    w.close()
+    (path,) = [os.path.join(tmp_path, f) for f in os.listdir(tmp_path) if "tfevents" in f]
+    done = _cli("dump", path)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    events = [r["event"] for r in rows]
+    assert events[0]["file_version"] == "brain.Event:2" and events[0]["step"] == 0
+    assert [e["step"] for e in events[1:]] == [0, 7]  # numbers, and step 0 is printed
+    assert all(isinstance(e["wall_time"], float) for e in events)
+    assert events[1]["summary"]["value"][0]["simple_value"] == 1.5
+    assert [s for s, _ in scalar_series(plugin_accumulator(tmp_path), "x")] == [0, 7]

@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 from tbutil import legacy_accumulator, plugin_accumulator, run_dirs, tensor_values
 
-import eventwriter
 from eventwriter import NullWriter, SummaryWriter, SummaryWriterLike
 from eventwriter.distributed import (RANK_ENV_VARS, WORLD_SIZE_ENV_VARS, get_rank,
                                      get_world_size, per_rank_writer, rank_zero_writer,

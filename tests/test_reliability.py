@@ -13,8 +13,10 @@ import time
 
 import pytest
 
-from eventwriter import SummaryWriter, event_file
+from eventwriter import SummaryWriter
+from eventwriter.storage import local
 from eventwriter.reader import read_events, run_files, scalars
+from faults import Disk, FaultyStorage, install
 from tbutil import plugin_accumulator, scalar_series
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -132,22 +134,15 @@ def test_four_processes_on_one_logdir(tmp_path):
 
 
 def test_disk_error_surfaces_and_nothing_is_lost(tmp_path, monkeypatch):
-    real_write = os.write
-    state = {"fail": False}
-
-    def flaky_write(fd, data):
-        if state["fail"]:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(fd, data)
-
+    disk = Disk()
+    install(monkeypatch, FaultyStorage(disk))
     w = SummaryWriter(tmp_path)
-    monkeypatch.setattr(event_file.os, "write", flaky_write)
-    state["fail"] = True
+    disk.free = 0  # the disk is full
     for i in range(10):
         w.add_scalar("x", float(i), i)
     with pytest.raises(OSError, match="No space left|ENOSPC|writing event file"):
         w.flush()
-    state["fail"] = False  # the disk has room again
+    disk.free = None  # the disk has room again
     for i in range(10, 20):
         w.add_scalar("x", float(i), i)
     w.close()
@@ -155,16 +150,10 @@ def test_disk_error_surfaces_and_nothing_is_lost(tmp_path, monkeypatch):
 
 
 def test_background_disk_error_is_raised_by_next_call(tmp_path, monkeypatch):
-    real_write = os.write
-    state = {"fail": True}
-
-    def failing_write(fd, data):
-        if state["fail"]:
-            raise OSError(errno.EIO, "Input/output error")
-        return real_write(fd, data)
-
+    disk = Disk()
+    install(monkeypatch, FaultyStorage(disk))
     w = SummaryWriter(tmp_path)
-    monkeypatch.setattr(event_file.os, "write", failing_write)
+    disk.write_errno = errno.EIO
     w.add_scalar("x", 1.0, 1)
     accepted = 0  # calls after the first that returned normally: their records must survive
     deadline = time.monotonic() + 10
@@ -173,7 +162,7 @@ def test_background_disk_error_is_raised_by_next_call(tmp_path, monkeypatch):
             w.add_scalar("x", 2.0, 2)
             accepted += 1
             time.sleep(0.05)
-    state["fail"] = False
+    disk.write_errno = None
     w.close()
     # Nothing queued before or after the failed background write is lost once the disk recovers;
     # only the call that raised wrote nothing.
@@ -188,7 +177,7 @@ def test_permission_error_names_the_path(tmp_path, monkeypatch):
             raise PermissionError(errno.EACCES, "Permission denied")
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(event_file.os, "open", deny)
+    monkeypatch.setattr(local.os, "open", deny)  # the local backend's own message is under test
     with pytest.raises(PermissionError, match=str(tmp_path)):
         SummaryWriter(tmp_path / "run")
 
@@ -256,26 +245,18 @@ def test_import_without_torch_and_tensorboard(tmp_path):
 
 
 def test_short_write_then_error_keeps_records_whole_and_unique(tmp_path, monkeypatch):
-    """The OS takes half a buffer, then fails: after recovery every record is there exactly once."""
-    real_write = os.write
-    state = {"calls": 0, "mode": "normal"}
-
-    def stingy_write(fd, data):
-        if state["mode"] == "short":
-            state["calls"] += 1
-            if state["calls"] == 1:
-                return real_write(fd, bytes(data[: len(data) // 2 + 3]))  # splits a record
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(fd, data)
-
+    """The disk takes part of a buffer (splitting a record), then fails: after recovery every
+    record is there exactly once."""
+    disk = Disk()
+    install(monkeypatch, FaultyStorage(disk))
     w = SummaryWriter(tmp_path)
-    monkeypatch.setattr(event_file.os, "write", stingy_write)
-    state["mode"] = "short"  # whichever thread writes first (flush or the background one) hits it
+    disk.free = 1000  # whichever thread writes first (flush or the background one) hits it
     for i in range(50):
         w.add_scalar("x", float(i), i)
     with pytest.raises(OSError, match="No space left"):
         w.flush()
-    state["mode"] = "normal"
+    assert disk.free == 0  # the disk took what fit (1000 bytes: not a record boundary)
+    disk.free = None
     w.close()
     assert [s for s, _ in scalar_series(plugin_accumulator(tmp_path), "x")] == list(range(50))
     subprocess.run([sys.executable, "-m", "eventwriter", "verify", "-q", str(tmp_path)], check=True, cwd=ROOT)

@@ -21,7 +21,6 @@ import pytest
 
 from eventwriter import SummaryWriter
 from eventwriter.cli import main as cli_main
-from tbutil import scalar_series
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -415,7 +414,7 @@ def test_azurite_round_trip_and_conditional_merge(azurite):
 
     def add(tag):
         for i in range(5):
-            storage.update_atomic(target, lambda old: (old or b"") + f"{tag}{i}\n".encode(), 60)
+            storage.update_atomic(target, lambda old, i=i: (old or b"") + f"{tag}{i}\n".encode(), 60)
 
     threads = [threading.Thread(target=add, args=(t,)) for t in "xyz"]
     for t in threads:

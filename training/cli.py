@@ -138,6 +138,9 @@ def _on_sigterm(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    if args.logdir.exists() and not args.logdir.is_dir():  # e.g. --logdir README.md
+        print(f"error: --logdir {args.logdir} is a file, not a directory", file=sys.stderr)
+        return 2
     try:
         device = resolve_device(args.device)
         config = TrainConfig(  # checked now; the seed and device are settled in _run

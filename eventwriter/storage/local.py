@@ -175,7 +175,7 @@ class LocalStorage:
     def write_atomic(self, path: str, chunks: Iterable[bytes]) -> None:
         """Write a temporary file beside ``path`` (mode 0666 minus the umask), then ``os.replace`` it."""
         directory, name = os.path.split(path)
-        self._remove_stale_tmp(directory, name)
+        self._remove_stale_tmp(directory)
         tmp = os.path.join(directory, f".{name}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}{_TMP_SUFFIX}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         try:
@@ -189,22 +189,29 @@ class LocalStorage:
             raise
 
     @staticmethod
-    def _remove_stale_tmp(directory: str, name: str) -> None:
-        """Delete temp files of ``name`` left by processes of this host that died mid-write."""
-        prefix = f".{name}."
+    def _remove_stale_tmp(directory: str) -> None:
+        """Delete temp files (``.<name>.<host>.<pid>.<8 hex>.tmp``) left in ``directory`` by
+        processes of this host that died mid-write, and any such file older than an hour.
+
+        Every temp file of the directory counts, not only those of the file being written now: a
+        re-logged embedding writes uniquely named files, so a killed call's temp file would never
+        share a name with a later one. A live process's temp file younger than an hour is never touched.
+        """
         host = socket.gethostname()
         try:
-            entries = [e for e in os.scandir(directory or ".") if e.name.startswith(prefix) and e.name.endswith(_TMP_SUFFIX)]
+            entries = [e for e in os.scandir(directory or ".") if e.name.startswith(".") and e.name.endswith(_TMP_SUFFIX)]
         except OSError:
             return
         now = time.time()
         for entry in entries:
-            middle = entry.name[len(prefix):-len(_TMP_SUFFIX)].rsplit(".", 2)  # host, pid, random
+            parts = entry.name[: -len(_TMP_SUFFIX)].rsplit(".", 2)  # .<name>.<host>, pid, random
+            if len(parts) != 3 or len(parts[2]) != 8 or not parts[1].isdigit():
+                continue  # not one of ours
             try:
                 age = now - entry.stat(follow_symlinks=False).st_mtime
             except OSError:
                 continue
-            dead = len(middle) == 3 and middle[0] == host and middle[1].isdigit() and not _pid_alive(int(middle[1]))
+            dead = parts[0].endswith("." + host) and not _pid_alive(int(parts[1]))
             if dead or age > _STALE_TMP_SECS:
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)

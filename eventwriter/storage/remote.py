@@ -115,7 +115,7 @@ class RemoteStorage:
             while True:
                 old, version = self._retrying(lambda: self.ops.read_versioned(path))
                 new = transform(old)
-                if self._retrying(lambda: self.ops.put_if(path, new, version)):
+                if self._retrying(lambda new=new, version=version: self.ops.put_if(path, new, version)):
                     return
                 if time.monotonic() >= deadline:
                     raise TimeoutError(f"gave up after {timeout:g} s: {path!r} kept changing under concurrent writers")
