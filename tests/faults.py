@@ -97,8 +97,8 @@ def install(monkeypatch: Any, storage: Any) -> None:
     """Make every writer created from now on in this test use ``storage`` for local paths."""
     real = storage_module.storage_for
 
-    def storage_for(path: Any, storage_options: Any = None) -> Any:
-        backend = real(path, storage_options)
+    def storage_for(path: Any, storage_options: Any = None, **kwargs: Any) -> Any:
+        backend = real(path, storage_options, **kwargs)
         return storage if backend is LOCAL else backend
 
     monkeypatch.setattr(storage_module, "storage_for", storage_for)

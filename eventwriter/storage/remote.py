@@ -17,6 +17,7 @@ Imported only when a URL is given, so ``import eventwriter`` and local logging n
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Mapping, Optional
@@ -113,9 +114,8 @@ class RemoteStorage:
         delays = backoff_delays(first=0.05, cap=1.0)
         with _local_cas_lock if not self.ops.conditional else _NO_LOCK:
             while True:
-                old, version = self._retrying(lambda: self.ops.read_versioned(path))
-                new = transform(old)
-                if self._retrying(lambda new=new, version=version: self.ops.put_if(path, new, version)):
+                old, version = self._retrying(functools.partial(self.ops.read_versioned, path))
+                if self._retrying(functools.partial(self.ops.put_if, path, transform(old), version)):
                     return
                 if time.monotonic() >= deadline:
                     raise TimeoutError(f"gave up after {timeout:g} s: {path!r} kept changing under concurrent writers")
