@@ -180,8 +180,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     from .explain import explain
+    from .storage import storage_for
 
-    with open(args.file, "rb") as stream:
+    with storage_for(args.file).open_read(args.file) as stream:
         data = stream.read()
     try:
         result = explain(data, args.record)

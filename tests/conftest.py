@@ -9,6 +9,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# tests/installed/ tests the built wheel from outside the checkout (scripts/test-installed runs it);
+# collected here, it would see the checkout instead.
+collect_ignore = ["installed"]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
