@@ -1,14 +1,17 @@
 """torch.utils.tensorboard vs eventwriter ``add_embedding``, side by side in one process.
 
 The case from the issue: 10,000 points x 784 dimensions with 10,000 28x28 thumbnails and a label
-each. Two inputs:
+each. The cases (all float32 features, default: the first four):
 
+* ``uniform``: uniform [0, 1) features (every value distinct, most with 8-9 significant digits)
+  with the Fashion-MNIST thumbnails (random ones if the data set is absent);
+* ``randn``: standard-normal features (every value distinct: the number formatter's worst case)
+  with the same thumbnails, i.e. network features shown with their input images;
 * ``fashion``: the Fashion-MNIST test set (pixels / 255 as the features, the images as the
   sprite), as in the PyTorch TensorBoard tutorial; read from ``$FASHION_MNIST_DIR`` (default
   ``../shared/data/fashion-mnist``), skipped if absent;
-* ``randn``: standard-normal float32 features (every value distinct: the number formatter's
-  worst case) with the Fashion-MNIST thumbnails (random ones if the data set is absent), i.e.
-  network features shown with their input images;
+* ``integer``: integer-valued features (the raw pixel values 0..255 as float32, written
+  ``"17.0"``) with the same thumbnails;
 * ``noise``: standard-normal features with uniform-noise thumbnails (the PNG encoder's worst
   case; not run by default).
 
@@ -16,7 +19,7 @@ Each call writes tensors.tsv, metadata.tsv, sprite.png and the config into a fre
 logdir. The libraries alternate per round so that machine load affects both alike; the best time
 of each is reported with the ratio torch / eventwriter. No assertions.
 
-Run: ``python benchmarks/bench_embedding.py [--rounds N] [--cases fashion,randn,noise]``
+Run: ``python benchmarks/bench_embedding.py [--rounds N] [--cases uniform,randn,fashion,integer,noise]``
 """
 
 from __future__ import annotations
@@ -70,6 +73,21 @@ def _randn() -> Tuple[np.ndarray, np.ndarray, List[str]]:
     return features, images, labels
 
 
+def _uniform() -> Tuple[np.ndarray, np.ndarray, List[str]]:
+    _, images, labels = _randn()
+    return np.random.default_rng(1).random((10000, 784), dtype=np.float32), images, labels
+
+
+def _integer() -> Tuple[np.ndarray, np.ndarray, List[str]]:
+    _, images, labels = _randn()
+    fashion = _fashion()
+    if fashion is not None:
+        features = np.rint(fashion[0] * 255).astype(np.float32)
+    else:
+        features = np.random.default_rng(2).integers(0, 256, (10000, 784)).astype(np.float32)
+    return features, images, labels
+
+
 def _timed(fn: Callable[[str], None]) -> float:
     logdir = tempfile.mkdtemp(prefix="bench_embedding_")
     try:
@@ -84,7 +102,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     """Run the benchmark and print one line per case."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1, help="alternating rounds (best time is kept)")
-    parser.add_argument("--cases", default="fashion,randn", help="comma-separated: fashion, randn, noise")
+    parser.add_argument(
+        "--cases", default="uniform,randn,fashion,integer", help="comma-separated: uniform, randn, fashion, integer, noise"
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -93,8 +113,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     from eventwriter import SummaryWriter
 
     builders: Dict[str, Callable[[], Optional[Tuple[np.ndarray, np.ndarray, List[str]]]]] = {
-        "fashion": _fashion,
+        "uniform": _uniform,
         "randn": _randn,
+        "fashion": _fashion,
+        "integer": _integer,
         "noise": _noise,
     }
     print(f"add_embedding, 10,000 x 784 + 10,000 28x28 thumbnails + labels; best of {args.rounds}; cpus={os.cpu_count()}")

@@ -28,17 +28,17 @@ Where this differs from torch (each one a case torch gets wrong):
   A one-column ``metadata_header`` writes no header row (the projector would read it as a label).
 * Sprite: the grid is ceil(sqrt(N)) x ceil(sqrt(N)) cells of exactly W x H pixels (torch squares the
   image by padding with width-sized rows, which misplaces every thumbnail when H != W). Thumbnails
-  are shrunk (area average, with a warning) so that no side of the sprite exceeds 8192 px, the
-  projector's limit. ``uint8`` pixels are used as is (torch multiplies them by 255 as well);
+  are shrunk one by one (Pillow's box filter, an area average; with a warning) so that no side of
+  the sprite exceeds 8192 px, the projector's limit. ``uint8`` pixels are used as is (torch multiplies them by 255 as well);
   other dtypes are ``x * 255`` in float64, clipped and truncated, as torch does. 1 channel becomes
-  RGB, 4 channels stay RGBA. The PNG is encoded by :func:`eventwriter.image.encode_png`.
+  RGB, 4 channels stay RGBA. The PNG is encoded by :func:`eventwriter.png.encode_png`.
 * ``bool`` matrices are written as ``1.0``/``0.0`` (torch writes ``True``, which TensorBoard cannot
   parse); a bfloat16 tensor keeps its exact value (torch rounds it to float16 first).
 * Bad input raises ``ValueError``/``TypeError`` naming the argument before anything is written.
 
 Speed: ``tensors.tsv`` is formatted by a vectorised numpy implementation of Python's float
-``repr`` (the same text, see :mod:`eventwriter.tsv`) instead of one ``str()`` call per value,
-in blocks spread over up to 4 threads (numpy releases the GIL), with a table lookup when the
+``repr`` (the same text, see :mod:`eventwriter.float_repr`) instead of one ``str()`` call per
+value, in blocks spread over threads by :mod:`eventwriter.tsv`, with a table lookup when the
 matrix has few distinct values (pixels / 255, one-hot); the sprite PNG is encoded on another
 thread meanwhile. ``benchmarks/bench_embedding.py`` compares with torch (10-20x faster for
 10,000 x 784 with a sprite).
@@ -59,6 +59,7 @@ from typing import Any, Iterator, Optional, Sequence, Tuple
 import numpy as np
 
 from . import protos
+from .png import encode_png
 from .tensors import to_numpy
 from .tsv import tsv_chunks
 
@@ -225,8 +226,8 @@ def sprite_png(thumbs: np.ndarray) -> Tuple[bytes, Tuple[int, int]]:
     """Tile ``(N, H, W, C)`` uint8 thumbnails into a sprite PNG; returns ``(png, (width, height))``.
 
     The grid has ceil(sqrt(N)) columns and as many rows, row-major from the top-left, empty
-    cells black; ``(width, height)`` is the size of one cell: the thumbnail's, or smaller (area
-    average) if the sprite would exceed 8192 px on a side.
+    cells black; ``(width, height)`` is the size of one cell: the thumbnail's, or smaller
+    (Pillow's box filter) if the sprite would exceed 8192 px on a side.
     """
     count, height, width, channels = thumbs.shape
     side = _grid_side(count)
@@ -237,8 +238,6 @@ def sprite_png(thumbs: np.ndarray) -> Tuple[bytes, Tuple[int, int]]:
     cells = np.zeros((side * side, height, width, channels), dtype=np.uint8)
     cells[:count] = thumbs
     grid = cells.reshape(side, side, height, width, channels).transpose(0, 2, 1, 3, 4)
-    from .image import encode_png
-
     return encode_png(grid.reshape(side * height, side * width, channels)), (width, height)
 
 
@@ -457,24 +456,12 @@ def _fitted_size(side: int, width: int, height: int) -> Tuple[int, int]:
     return max(1, min(width, int(width * scale))), max(1, min(height, int(height * scale)))
 
 
-def _area_weights(new: int, old: int) -> np.ndarray:
-    """(new, old) matrix averaging each output pixel over the input pixels it covers (box filter)."""
-    edges = np.arange(new + 1) * (old / new)
-    lo, hi = edges[:-1, None], edges[1:, None]
-    pix = np.arange(old)[None, :]
-    overlap = np.clip(np.minimum(hi, pix + 1) - np.maximum(lo, pix), 0, None)
-    return (overlap / (old / new)).astype(np.float32)
-
-
 def _shrink(thumbs: np.ndarray, new_h: int, new_w: int) -> np.ndarray:
-    n, height, width, channels = thumbs.shape
-    rows = _area_weights(new_h, height)
-    cols = _area_weights(new_w, width)
-    out = np.empty((n, new_h, new_w, channels), dtype=np.uint8)
-    step = max(1, (1 << 24) // (height * width * channels))
-    for start in range(0, n, step):
-        block = thumbs[start:start + step].astype(np.float32)
-        block = np.einsum("ih,nhwc->niwc", rows, block)
-        block = np.einsum("jw,niwc->nijc", cols, block)
-        out[start:start + step] = np.clip(np.rint(block), 0, 255).astype(np.uint8)
+    """Shrink (N, H, W, C) uint8 thumbnails to (N, new_h, new_w, C) with Pillow's box filter (area average)."""
+    from PIL import Image
+
+    out = np.empty((thumbs.shape[0], new_h, new_w, thumbs.shape[3]), dtype=np.uint8)
+    for index, thumb in enumerate(thumbs):
+        # One image at a time: resizing the whole sprite would average across neighbouring cells.
+        out[index] = np.asarray(Image.fromarray(thumb).resize((new_w, new_h), Image.Resampling.BOX))
     return out

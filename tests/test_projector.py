@@ -21,7 +21,7 @@ from PIL import Image
 from tensorboard.plugins.projector import projector_config_pb2
 
 from eventwriter import SummaryWriter
-from eventwriter import tsv
+from eventwriter import float_repr
 from eventwriter.graph import graph_events
 from eventwriter.projector import EMPTY_LABEL, write_embedding
 
@@ -134,11 +134,11 @@ def test_fast_float_formatting_equals_repr():
     for x in samples:
         seps = np.full(x.size, 9, dtype=np.uint8)
         expected = "".join(repr(float(v)) + "\t" for v in x.tolist()).encode()
-        assert tsv._format_values(x, seps) == expected
+        assert float_repr.format_values(x, seps) == expected
         with np.errstate(invalid="ignore", over="ignore"):
             from_float32 = np.array_equal(x.astype(np.float32).astype(np.float64), x, equal_nan=True)
         if from_float32:  # the shortcut product for values with at most 24 significant bits
-            assert tsv._format_values(x, seps, narrow=True) == expected
+            assert float_repr.format_values(x, seps, narrow=True) == expected
 
 
 def test_sprite_equals_torch_for_any_count(tmp_path):
@@ -182,6 +182,27 @@ def test_sprite_shrunk_below_8192_px(tmp_path):
         r, c = divmod(i, 2)
         cell = sprite[r * cell_h:(r + 1) * cell_h, c * cell_w:(c + 1) * cell_w]
         assert (cell == int(float(values[i, 0, 0, 0]) * 255)).all()
+
+
+def test_sprite_shrink_averages_each_thumbnail_alone(tmp_path):
+    # 4 cells of 8 x 8192 must halve to 4 x 4096: each output pixel is the mean of a 2 x 2 block of
+    # its own thumbnail (test_sprite_shrunk_below_8192_px checks that cells do not blend)
+    n, height, width = 4, 8192, 8
+    rng = np.random.default_rng(9)
+    images = rng.integers(0, 256, (n, 3, height, width), dtype=np.uint8)
+    with SummaryWriter(str(tmp_path)) as w, pytest.warns(UserWarning, match="shrunk"):
+        w.add_embedding(np.ones((n, 2)), label_img=images)
+    entry = _entries(tmp_path)["default:00000"]
+    assert list(entry.sprite.single_image_dim) == [4, 4096]
+    sprite = _pixels(tmp_path, entry.sprite.image_path)
+    for i in range(n):
+        r, c = divmod(i, 2)
+        cell = sprite[r * 4096:(r + 1) * 4096, c * 4:(c + 1) * 4].astype(np.float64)
+        blocks = images[i].transpose(1, 2, 0).reshape(4096, 2, 4, 2, 3).mean(axis=(1, 3))
+        # Pillow's box filter works in two 8-bit passes (rows, then columns), rounding halves up
+        # after each, so a result can be 1 away from the exact mean (a nearest-neighbour or
+        # cross-cell filter would be off by tens on random pixels)
+        assert np.abs(cell - blocks).max() <= 1.0, i
 
 
 def test_metadata_rows_never_break(tmp_path):
