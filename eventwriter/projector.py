@@ -29,9 +29,10 @@ Where this differs from torch (each one a case torch gets wrong):
 * Sprite: the grid is ceil(sqrt(N)) x ceil(sqrt(N)) cells of exactly W x H pixels (torch squares the
   image by padding with width-sized rows, which misplaces every thumbnail when H != W). Thumbnails
   are shrunk one by one (Pillow's box filter, an area average; with a warning) so that no side of
-  the sprite exceeds 8192 px, the projector's limit. ``uint8`` pixels are used as is (torch multiplies them by 255 as well);
-  other dtypes are ``x * 255`` in float64, clipped and truncated, as torch does. 1 channel becomes
-  RGB, 4 channels stay RGBA. The PNG is encoded by :func:`eventwriter.png.encode_png`.
+  the sprite exceeds 8192 px, the projector's limit. ``uint8`` pixels are used as is (torch
+  multiplies them by 255 as well); other dtypes are ``x * 255`` in float64, clipped and truncated, as torch does. 1 channel gives
+  a grayscale PNG (torch repeats it to RGB: the same picture, three times the bytes to compress),
+  4 channels stay RGBA. The PNG is encoded by :func:`eventwriter.png.encode_png`.
 * ``bool`` matrices are written as ``1.0``/``0.0`` (torch writes ``True``, which TensorBoard cannot
   parse); a bfloat16 tensor keeps its exact value (torch rounds it to float16 first).
 * Bad input raises ``ValueError``/``TypeError`` naming the argument before anything is written.
@@ -225,9 +226,10 @@ def metadata_tsv(metadata: Any, count: int, metadata_header: Optional[Sequence[A
 def sprite_png(thumbs: np.ndarray) -> Tuple[bytes, Tuple[int, int]]:
     """Tile ``(N, H, W, C)`` uint8 thumbnails into a sprite PNG; returns ``(png, (width, height))``.
 
-    The grid has ceil(sqrt(N)) columns and as many rows, row-major from the top-left, empty
-    cells black; ``(width, height)`` is the size of one cell: the thumbnail's, or smaller
-    (Pillow's box filter) if the sprite would exceed 8192 px on a side.
+    C is 1 (a grayscale PNG), 3 (RGB) or 4 (RGBA). The grid has ceil(sqrt(N)) columns and as many
+    rows, row-major from the top-left, empty cells black; ``(width, height)`` is the size of one
+    cell: the thumbnail's, or smaller (Pillow's box filter) if the sprite would exceed 8192 px on
+    a side.
     """
     count, height, width, channels = thumbs.shape
     side = _grid_side(count)
@@ -235,10 +237,13 @@ def sprite_png(thumbs: np.ndarray) -> Tuple[bytes, Tuple[int, int]]:
     if (new_w, new_h) != (width, height):
         thumbs = _shrink(thumbs, new_h, new_w)
         height, width = new_h, new_w
-    cells = np.zeros((side * side, height, width, channels), dtype=np.uint8)
-    cells[:count] = thumbs
-    grid = cells.reshape(side, side, height, width, channels).transpose(0, 2, 1, 3, 4)
-    return encode_png(grid.reshape(side * height, side * width, channels)), (width, height)
+    canvas = np.zeros((side, height, side, width, channels), dtype=np.uint8)
+    full = count // side  # grid rows without empty cells
+    canvas[:full] = thumbs[: full * side].reshape(full, side, height, width, channels).transpose(0, 2, 1, 3, 4)
+    rest = count - full * side
+    if rest:
+        canvas[full, :, :rest] = thumbs[full * side :].transpose(1, 0, 2, 3)
+    return encode_png(canvas.reshape(side * height, side * width, channels)), (width, height)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,18 +320,19 @@ def _check_label_img(label_img: Any, count: int) -> np.ndarray:
 
 
 def _sprite_pixels(images: np.ndarray) -> np.ndarray:
-    """(N, C, H, W) -> (N, H, W, 3 or 4) uint8 with torch's sprite pixel rule."""
-    n, channels, height, width = images.shape
+    """(N, C, H, W) -> (N, H, W, C) uint8 with torch's sprite pixel rule."""
     hwc = images.transpose(0, 2, 3, 1)
-    if images.dtype != np.uint8:
+    if images.dtype == np.uint8:
+        return np.ascontiguousarray(hwc)
+    out = np.empty(hwc.shape, dtype=np.uint8)
+    step = max(1, (1 << 16) // max(1, hwc[0].size))  # blocks whose float64 temporaries stay in cache
+    for start in range(0, hwc.shape[0], step):
         # torch: np.uint8((float64 canvas * 255).clip(0, 255)); NaN (undefined there) -> 0
-        scaled = np.multiply(hwc, 255.0, dtype=np.float64)
+        scaled = np.multiply(hwc[start:start + step], 255.0, dtype=np.float64)
         np.fmax(scaled, 0.0, out=scaled)  # fmax also turns NaN into 0
         np.minimum(scaled, 255.0, out=scaled)
-        hwc = scaled.astype(np.uint8)
-    if channels == 1:
-        hwc = np.broadcast_to(hwc, (n, height, width, 3))
-    return np.ascontiguousarray(hwc)
+        out[start:start + step] = scaled
+    return out
 
 
 def _as_sequence(value: Any, name: str) -> Sequence[Any]:
@@ -461,7 +467,8 @@ def _shrink(thumbs: np.ndarray, new_h: int, new_w: int) -> np.ndarray:
     from PIL import Image
 
     out = np.empty((thumbs.shape[0], new_h, new_w, thumbs.shape[3]), dtype=np.uint8)
-    for index, thumb in enumerate(thumbs):
+    images, shrunk = (thumbs[..., 0], out[..., 0]) if thumbs.shape[3] == 1 else (thumbs, out)  # gray: mode "L"
+    for index, thumb in enumerate(images):
         # One image at a time: resizing the whole sprite would average across neighbouring cells.
-        out[index] = np.asarray(Image.fromarray(thumb).resize((new_w, new_h), Image.Resampling.BOX))
+        shrunk[index] = np.asarray(Image.fromarray(thumb).resize((new_w, new_h), Image.Resampling.BOX))
     return out
