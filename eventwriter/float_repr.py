@@ -200,6 +200,11 @@ def format_values(x: np.ndarray, seps: np.ndarray, narrow: bool = False) -> byte
     n = x.size
     bits = x.view(np.int64)
     a = np.abs(x)
+    with np.errstate(invalid="ignore"):  # NaN and inf are not whole numbers
+        whole = (a < 1e16) & (a == np.floor(a))
+    if whole.all():  # integer-valued (counts, labels, pixel values): the digits are the integer's
+        digits, nd, decpt = _whole_digits(a.astype(np.int64))
+        return _text(bits < 0, digits, nd, decpt, None, n, bits, seps)
     fast = (a >= 1e-250) & (a <= 1e250) & ((bits & _MANTISSA) != 0)
     zero = a == 0.0
     any_zero = bool(zero.any())
@@ -227,6 +232,11 @@ def format_values(x: np.ndarray, seps: np.ndarray, narrow: bool = False) -> byte
     if not ok.all():
         digits, nd, decpt = digits[ok], nd[ok], decpt[ok]
     negative = (bits < 0) if fast_idx is None else (bits[fast_idx] < 0)
+    return _text(negative, digits, nd, decpt, fast_idx, n, bits, seps)
+
+
+def _text(negative, digits, nd, decpt, fast_idx, n, bits, seps) -> bytes:
+    """The text of values ``±0.<digits> * 10**decpt`` (at ``fast_idx``; the others by ``repr``)."""
     # Each value becomes a row of the block's field widths, with NUL bytes in the unused places;
     # dropping the NULs leaves the text.
     sci = (decpt <= -4) | (decpt > 16)
@@ -240,12 +250,35 @@ def format_values(x: np.ndarray, seps: np.ndarray, narrow: bool = False) -> byte
     if fast_idx is not None:
         full = np.zeros((n, width), dtype=np.uint8)
         full[fast_idx] = rows
+        fast = np.zeros(n, dtype=bool)
+        fast[fast_idx] = True
         slow = np.flatnonzero(~fast)
         uniq, inverse = np.unique(bits[slow], return_inverse=True)
         full[slow] = _repr_table(uniq.view(np.float64), width)[inverse]
         rows = full
     rows[:, width - 1] = seps
     return rows.tobytes().translate(None, b"\0")
+
+
+def _whole_digits(v: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(digits, ndigits, decpt)`` of whole numbers ``v`` in [0, 1e16): their decimal digits without trailing zeros.
+
+    Below 2**53 every integer is a double and its own shortest representation, and up to 1e16
+    the integer nearest the value is the shortest one that reads back, so no search is needed.
+    """
+    decpt = np.searchsorted(_P10, v, side="right")  # the number of digits; 0 for v = 0
+    digits = v.copy()
+    nd = decpt.copy()
+    zero = v == 0
+    if zero.any():  # "0.0": the digit 0 before the point
+        nd[zero] = 1
+        decpt[zero] = 1
+    active = np.flatnonzero((v % 10 == 0) & ~zero)
+    while active.size:  # strip trailing zeros: 1000 is 0.1 * 10**4
+        digits[active] //= 10
+        nd[active] -= 1
+        active = active[digits[active] % 10 == 0]
+    return digits, nd, decpt
 
 
 _STAND_IN = 1.2345678901234567  # needs all 17 digits: leaves _shortest's loop at once

@@ -107,8 +107,13 @@ def test_files_and_config_match_torch(tmp_path):
         np.concatenate([(np.arange(300 * 784).reshape(300, 784) % 256 / 255).astype(np.float32), [[0.1] * 784]]),
         np.maximum(np.random.default_rng(6).standard_normal((100, 700)).astype(np.float32), 0),  # half zeros
         (np.random.default_rng(7).standard_normal((50, 40)) * 10.0 ** np.random.default_rng(8).integers(-8, 20, (50, 40))),
+        np.random.default_rng(9).integers(-20000, 20000, (100, 700)).astype(np.float32),  # whole numbers
+        np.random.default_rng(10).integers(0, 10**9, (40, 30)) * 10.0 ** np.random.default_rng(11).integers(0, 8, (40, 30)),
     ],
-    ids=["float32", "float64", "float16", "special", "int64", "pixels", "pixels-and-outlier", "relu", "wide-range"],
+    ids=[
+        "float32", "float64", "float16", "special", "int64", "pixels", "pixels-and-outlier", "relu", "wide-range",
+        "whole-float32", "whole-float64",
+    ],
 )
 def test_tensors_tsv_text_equals_torch(tmp_path, values):
     theirs, ours = _both(tmp_path, mat=values)
@@ -130,6 +135,8 @@ def test_fast_float_formatting_equals_repr():
         np.array([round(float(v), int(d)) for v, d in zip(rng.standard_normal(20_000), rng.integers(0, 9, 20_000))]),
         np.ldexp(1.0, np.arange(-1074, 1024)).astype(np.float64),  # powers of two
         np.array([10.0**e for e in range(-320, 309)] + [9.999999999999999e22, 0.30000000000000004, 2 / 3]),
+        rng.integers(-(10**6), 10**6, 100_000).astype(np.float64),  # whole numbers take their own path
+        np.array([0.0, -0.0, 1.0, -100.0, 2.0**53, 2.0**53 + 2, 9999999999999998.0, 1e15, 1e16, 1e17, 123e10]),
     ]
     for x in samples:
         seps = np.full(x.size, 9, dtype=np.uint8)
