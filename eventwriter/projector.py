@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import operator
 import os
 import threading
 import uuid
@@ -61,6 +60,8 @@ import numpy as np
 
 from . import protos
 from .png import encode_png
+from .stamps import event_step, truncation_warning
+from .tags import check_tag
 from .tensors import to_numpy
 from .tsv import tsv_chunks
 
@@ -100,7 +101,8 @@ def write_embedding(
         mat: (N, D) real array-like (numpy, torch tensor on any device, nested lists): one row per point.
         metadata: N labels (one column), or N rows of ``len(metadata_header)`` values.
         label_img: (N, C, H, W) array-like thumbnails, C = 1, 3 or 4; floats in [0, 1] or uint8.
-        global_step: integer step (None -> 0); the files go to ``<step:05d>/``.
+        global_step: the step (None -> 0; a float is truncated with a warning, as for events);
+            the files go to ``<step:05d>/``.
         tag: embedding name; the config entry is ``"<tag>:<step:05d>"``.
         metadata_header: column names for multi-column ``metadata``.
 
@@ -112,8 +114,8 @@ def write_embedding(
         OSError: the files cannot be written.
     """
     logdir = _check_logdir(logdir)
-    step = _check_step(global_step)
-    tag = _check_tag(tag)
+    step = event_step(global_step, truncation_warning) or 0
+    tag = _check_directory_tag(tag)
     values = _check_mat(mat)
     count = values.shape[0]
     metadata_bytes = None
@@ -262,28 +264,9 @@ def _check_logdir(logdir: Any) -> str:
     return path
 
 
-def _check_step(global_step: Any) -> int:
-    if global_step is None:
-        return 0
-    if isinstance(global_step, (bool, str, bytes)):
-        raise TypeError(f"global_step must be an integer, got {global_step!r}")
-    try:
-        return operator.index(global_step)
-    except TypeError:
-        pass
-    try:
-        value = float(global_step)  # numpy floats, 1-element tensors
-    except (TypeError, ValueError, RuntimeError):
-        value = math.nan
-    if math.isfinite(value) and value.is_integer():
-        return int(value)
-    raise TypeError(f"global_step must be an integer, got {global_step!r}")
-
-
-def _check_tag(tag: Any) -> str:
-    if not isinstance(tag, str):
-        raise TypeError(f"tag must be str, got {type(tag).__name__}")
-    if tag in ("", ".", ".."):
+def _check_directory_tag(tag: Any) -> str:
+    check_tag(tag)
+    if tag in ("", ".", ".."):  # the tag names a directory
         raise ValueError(f"tag must name a directory, got {tag!r}")
     return tag
 

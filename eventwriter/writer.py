@@ -14,14 +14,14 @@ from __future__ import annotations
 import os
 import threading
 import time
-import warnings
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 from . import wire
 from .event_file import EventFileWriter
 from .record import encode_record
 from .scalar import scalar_value as _to_float
-from .stamps import event_step, event_wall_time
+from .stamps import event_step, event_wall_time, truncation_warning
+from .tags import check_tag as _check_tag
 
 _now = time.time
 _event_prefix = wire.event_prefix
@@ -33,12 +33,6 @@ def _default_logdir(comment: str) -> str:
     from datetime import datetime
 
     return os.path.join("runs", datetime.now().strftime("%b%d_%H-%M-%S") + "_" + socket.gethostname() + comment)
-
-
-def _check_tag(tag: Any, name: str = "tag") -> str:
-    if not isinstance(tag, str):
-        raise TypeError(f"{name} must be str, got {type(tag).__name__}")
-    return tag
 
 
 class SummaryWriter:
@@ -81,7 +75,8 @@ class SummaryWriter:
             # torch would silently create a local folder named "s3:" (pytorch/pytorch#36056).
             raise ValueError(f"log_dir must be a local directory; remote URLs are not supported: {log_dir!r}")
         self.log_dir = log_dir
-        self.purge_step = event_step(purge_step)
+        self._step_warned = False  # a non-integral step is truncated with one warning per writer
+        self.purge_step = self._step(purge_step)
         self.max_queue = max_queue
         self.flush_secs = flush_secs
         self.filename_suffix = filename_suffix
@@ -91,7 +86,7 @@ class SummaryWriter:
         # tag -> the encoded Event bytes that follow the wall_time/step fields, minus the value.
         self._scalar_prefixes: Dict[str, bytes] = {}
         self._last_scalar_step: Dict[str, Optional[int]] = {}
-        self._run_hparams: Optional[Dict[str, Any]] = None
+        self._run_hparams: Optional[Any] = None  # hparams.RunHparams, created by the first add_hparams
         self._get_file_writer()
 
     # -- files -------------------------------------------------------------------------------
@@ -113,13 +108,25 @@ class SummaryWriter:
                 self.all_writers = {writer.get_logdir(): writer}
             return writer
 
+    def _step(self, global_step: Any) -> Optional[int]:
+        """The step rule (:func:`eventwriter.stamps.event_step`), warning once per writer on truncation."""
+        return event_step(global_step, None if self._step_warned else self._on_truncated_step)
+
+    def _on_truncated_step(self, global_step: Any, step: int) -> None:
+        self._step_warned = True
+        truncation_warning(global_step, step)
+
+    def _log(self, build: Any, tag: str, global_step: Any, walltime: Any, *args: Any, **kwargs: Any) -> None:
+        """Check ``tag``, build the Summary with ``build(tag, *args, **kwargs)`` and write it."""
+        self._write_summary(build(_check_tag(tag), *args, **kwargs), global_step, walltime)
+
     def get_logdir(self) -> str:
         """Return the directory where event files are written."""
         return self.log_dir
 
     def _write_summary(self, summary: Any, global_step: Any = None, walltime: Any = None) -> None:
         """Wrap a Summary message in an Event and queue it (wire-identical to Event(summary=...))."""
-        self._write_summary_bytes(summary.SerializeToString(), event_step(global_step), event_wall_time(walltime))
+        self._write_summary_bytes(summary.SerializeToString(), self._step(global_step), event_wall_time(walltime))
 
     def _write_summary_bytes(self, body: bytes, step: Optional[int], wall_time: float) -> None:
         self._get_file_writer().write_event(wire.summary_event(wall_time, step, body))
@@ -156,13 +163,13 @@ class SummaryWriter:
 
             _check_tag(tag)
             summary = scalar_summary(tag, scalar_value, new_style=True, double_precision=double_precision)
-            step = event_step(global_step)
+            step = self._step(global_step)
             self._write_summary_bytes(summary.SerializeToString(), step, event_wall_time(walltime))
             self._last_scalar_step[tag] = step
             return
         value = scalar_value if type(scalar_value) is float else _to_float(scalar_value)
         prefix = self._scalar_prefixes.get(tag) or self._scalar_prefix(tag)
-        step = global_step if global_step is None or type(global_step) is int else event_step(global_step)
+        step = global_step if global_step is None or type(global_step) is int else self._step(global_step)
         wall_time = _now() if walltime is None else event_wall_time(walltime)
         payload = _event_prefix(wall_time, step) + prefix + _float32_bytes(value)
         writer = self.file_writer
@@ -196,7 +203,7 @@ class SummaryWriter:
         if not hasattr(tag_scalar_dict, "items"):
             raise TypeError(f"tag_scalar_dict must be a dict of str to numbers, got {type(tag_scalar_dict).__name__}")
         items = [(_check_tag(key, "tag_scalar_dict key"), _to_float(value, f"tag_scalar_dict[{key!r}]")) for key, value in tag_scalar_dict.items()]
-        step = event_step(global_step)
+        step = self._step(global_step)
         wall_time = event_wall_time(walltime)
         head = wire.event_prefix(wall_time, step) + wire.simple_value_prefix(main_tag)
         base = self._get_file_writer().get_logdir()
@@ -224,7 +231,7 @@ class SummaryWriter:
         """
         from .text import text_summary
 
-        self._write_summary(text_summary(_check_tag(tag), text_string), global_step, walltime)
+        self._log(text_summary, tag, global_step, walltime, text_string)
 
     def add_tensor(self, tag: str, tensor: Any, global_step: Optional[int] = None, walltime: Optional[float] = None) -> None:
         """Log a raw tensor (plugin ``tensor``: stored, readable by the loaders, shown by no dashboard).
@@ -234,7 +241,7 @@ class SummaryWriter:
         """
         from .tensors import tensor_summary
 
-        self._write_summary(tensor_summary(_check_tag(tag), tensor), global_step, walltime)
+        self._log(tensor_summary, tag, global_step, walltime, tensor)
 
     def add_histogram(
         self,
@@ -252,7 +259,7 @@ class SummaryWriter:
         """
         from .histogram import histogram_summary
 
-        self._write_summary(histogram_summary(_check_tag(tag), values, bins=bins, max_bins=max_bins), global_step, walltime)
+        self._log(histogram_summary, tag, global_step, walltime, values, bins=bins, max_bins=max_bins)
 
     def add_histogram_raw(
         self,
@@ -274,8 +281,7 @@ class SummaryWriter:
         """
         from .histogram import histogram_raw_summary
 
-        summary = histogram_raw_summary(_check_tag(tag), min, max, num, sum, sum_squares, bucket_limits, bucket_counts)
-        self._write_summary(summary, global_step, walltime)
+        self._log(histogram_raw_summary, tag, global_step, walltime, min, max, num, sum, sum_squares, bucket_limits, bucket_counts)
 
     # -- images, video, audio ----------------------------------------------------------------
 
@@ -294,7 +300,7 @@ class SummaryWriter:
         """
         from .image import image_summary
 
-        self._write_summary(image_summary(_check_tag(tag), img_tensor, dataformats=dataformats), global_step, walltime)
+        self._log(image_summary, tag, global_step, walltime, img_tensor, dataformats=dataformats)
 
     def add_images(
         self,
@@ -311,7 +317,7 @@ class SummaryWriter:
         """
         from .image import images_summary
 
-        self._write_summary(images_summary(_check_tag(tag), img_tensor, dataformats=dataformats), global_step, walltime)
+        self._log(images_summary, tag, global_step, walltime, img_tensor, dataformats=dataformats)
 
     def add_image_with_boxes(
         self,
@@ -331,10 +337,10 @@ class SummaryWriter:
         """
         from .image import image_with_boxes_summary
 
-        summary = image_with_boxes_summary(
-            _check_tag(tag), img_tensor, box_tensor, labels=labels, dataformats=dataformats, rescale=rescale
+        self._log(
+            image_with_boxes_summary, tag, global_step, walltime,
+            img_tensor, box_tensor, labels=labels, dataformats=dataformats, rescale=rescale,
         )
-        self._write_summary(summary, global_step, walltime)
 
     def add_figure(
         self,
@@ -347,7 +353,7 @@ class SummaryWriter:
         """Log a matplotlib figure (or a list of figures, as a grid); closes them unless ``close=False``."""
         from .image import figure_summary
 
-        self._write_summary(figure_summary(_check_tag(tag), figure, close=close), global_step, walltime)
+        self._log(figure_summary, tag, global_step, walltime, figure, close=close)
 
     def add_video(
         self,
@@ -364,7 +370,7 @@ class SummaryWriter:
         """
         from .video import video_summary
 
-        self._write_summary(video_summary(_check_tag(tag), vid_tensor, fps=fps), global_step, walltime)
+        self._log(video_summary, tag, global_step, walltime, vid_tensor, fps=fps)
 
     def add_audio(
         self,
@@ -381,7 +387,7 @@ class SummaryWriter:
         """
         from .audio import audio_summary
 
-        self._write_summary(audio_summary(_check_tag(tag), snd_tensor, sample_rate=sample_rate), global_step, walltime)
+        self._log(audio_summary, tag, global_step, walltime, snd_tensor, sample_rate=sample_rate)
 
     # -- PR curves, meshes, custom scalars, hparams --------------------------------------------
 
@@ -404,8 +410,7 @@ class SummaryWriter:
         """
         from .pr_curve import pr_curve_summary
 
-        summary = pr_curve_summary(_check_tag(tag), labels, predictions, num_thresholds=num_thresholds, weights=weights)
-        self._write_summary(summary, global_step, walltime)
+        self._log(pr_curve_summary, tag, global_step, walltime, labels, predictions, num_thresholds=num_thresholds, weights=weights)
 
     def add_pr_curve_raw(
         self,
@@ -428,8 +433,11 @@ class SummaryWriter:
         """
         from .pr_curve import pr_curve_raw_summary
 
-        summary = pr_curve_raw_summary(
-            _check_tag(tag),
+        self._log(
+            pr_curve_raw_summary,
+            tag,
+            global_step,
+            walltime,
             true_positive_counts,
             false_positive_counts,
             true_negative_counts,
@@ -439,7 +447,6 @@ class SummaryWriter:
             num_thresholds=num_thresholds,
             weights=weights,
         )
-        self._write_summary(summary, global_step, walltime)
 
     def add_custom_scalars_multilinechart(self, tags: List[str], category: str = "default", title: str = "untitled") -> None:
         """Add a Custom Scalars chart drawing the given scalar tags (regular expressions) as lines."""
@@ -484,8 +491,7 @@ class SummaryWriter:
         """
         from .mesh import mesh_summary
 
-        summary = mesh_summary(_check_tag(tag), vertices, colors=colors, faces=faces, config_dict=config_dict)
-        self._write_summary(summary, global_step, walltime)
+        self._log(mesh_summary, tag, global_step, walltime, vertices, colors=colors, faces=faces, config_dict=config_dict)
 
     def add_hparams(
         self,
@@ -508,39 +514,26 @@ class SummaryWriter:
         Raises:
             TypeError: ``hparam_dict``/``metric_dict`` are not dicts, or a value of an unsupported type.
         """
-        from .hparams import hparams_summaries
+        from .hparams import RunHparams
 
-        if not isinstance(hparam_dict, dict) or not isinstance(metric_dict, dict):
-            raise TypeError("hparam_dict and metric_dict must both be dicts")
-        summaries = hparams_summaries(hparam_dict, metric_dict, hparam_domain_discrete)
-        metrics = [(_check_tag(k, "metric_dict key"), _to_float(v, f"metric_dict[{k!r}]")) for k, v in metric_dict.items()]
-        step = event_step(global_step)
+        if self._run_hparams is None:
+            self._run_hparams = RunHparams()
+        step = self._step(global_step)
         wall_time = time.time()
         if run_name is None:
-            # TensorBoard takes a tag's metadata from its first occurrence in a run, so hparams
-            # written here a second time would be ignored: later calls only update the metrics.
-            if self._run_hparams is None:
-                self._run_hparams = dict(hparam_dict)
-                for summary in summaries:
-                    self._write_summary_bytes(summary.SerializeToString(), step, wall_time)
-            elif self._run_hparams != hparam_dict:
-                warnings.warn(
-                    "add_hparams: this run already has hyperparameters and TensorBoard shows only the "
-                    "first set; only the metrics were updated. Pass run_name=... for a separate session.",
-                    stacklevel=2,
-                )
-            for tag, value in metrics:
-                # A metric tag already logged here keeps its history: write at its latest step
-                # (TensorBoard's default loader would drop every later point if we wrote step 0).
-                metric_step = step if step is not None else self._last_scalar_step.get(tag)
+            summaries, metrics = self._run_hparams.own_run(hparam_dict, metric_dict, hparam_domain_discrete, step, self._last_scalar_step)
+            for summary in summaries:
+                self._write_summary_bytes(summary.SerializeToString(), step, wall_time)
+            for tag, value, metric_step in metrics:
                 self.add_scalar(tag, value, metric_step, wall_time)
             return
+        summaries, metrics = RunHparams.sub_run(hparam_dict, metric_dict, hparam_domain_discrete, step)
         run_dir = os.path.join(self._get_file_writer().get_logdir(), _check_tag(run_name, "run_name"))
         with SummaryWriter(log_dir=run_dir, filename_suffix=self.filename_suffix) as sub:
             for summary in summaries:
                 sub._write_summary_bytes(summary.SerializeToString(), step, wall_time)
-            for tag, value in metrics:
-                sub.add_scalar(tag, value, step, wall_time)
+            for tag, value, metric_step in metrics:
+                sub.add_scalar(tag, value, metric_step, wall_time)
 
     # -- graphs and embeddings -----------------------------------------------------------------
 
@@ -605,7 +598,7 @@ class SummaryWriter:
             mat,
             metadata=metadata,
             label_img=label_img,
-            global_step=event_step(global_step),
+            global_step=self._step(global_step),
             tag=_check_tag(tag),
             metadata_header=metadata_header,
         )
