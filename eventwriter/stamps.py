@@ -14,6 +14,7 @@ import os
 import sys
 import time
 import warnings
+from types import FrameType
 from typing import Any, Callable, Optional
 
 _INT64_MIN = -(1 << 63)
@@ -61,7 +62,8 @@ def truncation_warning(global_step: Any, step: int) -> None:
 def _caller_level() -> int:
     """``warnings.warn``'s stacklevel of the first frame outside this package (the user's call)."""
     package = os.path.dirname(os.path.abspath(__file__))
-    frame, level = sys._getframe(2), 2  # 1 is truncation_warning itself
+    frame: Optional[FrameType] = sys._getframe(2)
+    level = 2  # 1 is truncation_warning itself
     while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == package:
         frame, level = frame.f_back, level + 1
     return level
