@@ -38,7 +38,7 @@ from . import protos
 from .metadata import PLUGIN_HPARAMS, summary_metadata
 from .scalar import scalar_value
 from .tags import check_tag
-from .tensors import to_numpy
+from .tensors import real_array
 
 __all__ = ["hparams_summaries", "RunHparams", "EXPERIMENT_TAG", "SESSION_START_INFO_TAG", "SESSION_END_INFO_TAG"]
 
@@ -64,10 +64,10 @@ def _classify(value: Any, name: str) -> Tuple[int, Any]:
     if isinstance(value, (bytes, complex, np.complexfloating, dict, list, tuple, set)) or value is None:
         raise TypeError(f"{name} must be a bool, str or real number, got {type(value).__name__}")
     try:  # one-element numpy arrays and tensors
-        array = to_numpy(value, name)
+        array = real_array(value, name)
     except TypeError:
         raise TypeError(f"{name} must be a bool, str or real number, got {type(value).__name__}") from None
-    if array.size != 1 or array.dtype.kind not in "biuf":
+    if array.size != 1:
         raise TypeError(
             f"{name} must be a bool, str or real number, got {type(value).__name__} "
             f"of shape {tuple(array.shape)} and dtype {array.dtype}"

@@ -29,7 +29,7 @@ import numpy as np
 
 from . import protos
 from .png import encode_png
-from .tensors import to_numpy
+from .tensors import real_array
 
 GRID_COLUMNS = 8  # torch's make_grid default: images per row of an add_images grid
 _FORMAT_LETTERS = (frozenset("HW"), frozenset("CHW"), frozenset("NCHW"))
@@ -108,9 +108,7 @@ def image_with_boxes_summary(
             ``labels`` does not have N entries.
     """
     pixels = image_pixels(img_tensor, dataformats)
-    boxes = to_numpy(box_tensor, "box_tensor")
-    if boxes.dtype.kind not in "biuf":
-        raise TypeError(f"box_tensor must hold real numbers, got dtype {boxes.dtype}")
+    boxes = real_array(box_tensor, "box_tensor")
     if boxes.ndim != 2 or boxes.shape[1] != 4:
         raise ValueError(f"box_tensor must have shape (N, 4) as [x1, y1, x2, y2] rows, got shape {boxes.shape}")
     if boxes.dtype.kind == "f" and not np.isfinite(boxes).all():
@@ -171,9 +169,7 @@ def image_pixels(img_tensor: Any, dataformats: str, name: str = "img_tensor") ->
         TypeError, ValueError: as for :func:`image_summary`.
     """
     fmt = _parse_dataformats(dataformats)
-    array = to_numpy(img_tensor, name)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    array = real_array(img_tensor, name)
     if array.ndim != len(fmt):
         raise ValueError(
             f"{name} has {array.ndim} dimensions (shape {array.shape}) but dataformats {dataformats!r} "

@@ -62,7 +62,7 @@ from . import protos
 from .png import encode_png
 from .stamps import event_step, truncation_warning
 from .tags import check_tag
-from .tensors import to_numpy
+from .tensors import real_array, to_numpy
 from .tsv import tsv_chunks
 
 CONFIG_NAME = "projector_config.pbtxt"
@@ -272,9 +272,7 @@ def _check_directory_tag(tag: Any) -> str:
 
 
 def _check_mat(mat: Any) -> np.ndarray:
-    values = to_numpy(mat, "mat")
-    if values.dtype.kind not in "biuf":
-        raise TypeError(f"mat must hold real numbers, got dtype {values.dtype}")
+    values = real_array(mat, "mat")
     if values.ndim != 2:
         raise ValueError(f"mat must be 2-D (N points x D dimensions), got shape {tuple(values.shape)}")
     if values.shape[0] == 0 or values.shape[1] == 0:
@@ -286,9 +284,7 @@ def _check_mat(mat: Any) -> np.ndarray:
 
 def _check_label_img(label_img: Any, count: int) -> np.ndarray:
     """``label_img`` as a checked (N, C, H, W) numpy array."""
-    images = to_numpy(label_img, "label_img")
-    if images.dtype.kind not in "biuf":
-        raise TypeError(f"label_img must hold real numbers, got dtype {images.dtype}")
+    images = real_array(label_img, "label_img")
     if images.ndim != 4:
         raise ValueError(f"label_img must be 4-D (N, C, H, W), got shape {tuple(images.shape)}")
     n, channels, height, width = images.shape
