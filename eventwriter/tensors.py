@@ -85,7 +85,7 @@ def to_numpy(value: Any, name: str) -> np.ndarray:
         TypeError: ``value`` is None or cannot be converted to a numeric/string array.
     """
     if isinstance(value, np.ndarray):
-        return value if value.dtype.kind not in "Vf" or value.dtype.isbuiltin else _widened(value)
+        return value if value.dtype.isbuiltin == 1 else _widened(value)  # 1: numpy's own, native order
     if value is None:
         raise TypeError(f"{name} must be an array or a number, got None")
     if hasattr(value, "detach") and hasattr(value, "numpy"):
@@ -96,7 +96,7 @@ def to_numpy(value: Any, name: str) -> np.ndarray:
         raise TypeError(f"{name} must be array-like, got {type(value).__name__}: {exc}") from exc
     if array.dtype == object:
         raise TypeError(f"{name} must be a numeric array, got {type(value).__name__} of mixed objects")
-    return array if array.dtype.isbuiltin else _widened(array)
+    return array if array.dtype.isbuiltin == 1 else _widened(array)
 
 
 def real_array(value: Any, name: str, kinds: str = "biuf") -> np.ndarray:
