@@ -201,7 +201,10 @@ def format_values(x: np.ndarray, seps: np.ndarray, narrow: bool = False) -> byte
     bits = x.view(np.int64)
     a = np.abs(x)
     with np.errstate(invalid="ignore"):  # NaN and inf are not whole numbers
-        whole = (a < 1e16) & (a == np.floor(a))
+        # a look at the first values spares other data the full test
+        whole = (a[:16] < 1e16) & (a[:16] == np.floor(a[:16]))
+        if whole.all():
+            whole = (a < 1e16) & (a == np.floor(a))
     if whole.all():  # integer-valued (counts, labels, pixel values): the digits are the integer's
         digits, nd, decpt = _whole_digits(a.astype(np.int64))
         return _text(bits < 0, digits, nd, decpt, None, n, bits, seps)

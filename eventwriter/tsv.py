@@ -19,7 +19,11 @@ from .float_repr import LowCardinality, format_values
 
 __all__ = ["tsv_chunks"]
 
-_CHUNK = 1 << 15  # values formatted per numpy block (its temporaries fit the CPU caches)
+# Values formatted per numpy block. The formatter keeps ~20 temporaries of a block alive; at 8192
+# values (64 KiB each) they stay in a core's L2 cache, which made it ~1.6x faster per value than
+# 32768 (uniform float32 values, one thread, on this machine); smaller blocks pay more per-call
+# overhead.
+_CHUNK = 1 << 13
 
 
 def tsv_chunks(values: np.ndarray) -> Iterator[bytes]:
