@@ -206,8 +206,7 @@ def format_values(x: np.ndarray, seps: np.ndarray, narrow: bool = False) -> byte
         if whole.all():
             whole = (a < 1e16) & (a == np.floor(a))
     if whole.all():  # integer-valued (counts, labels, pixel values): the digits are the integer's
-        digits, nd, decpt = _whole_digits(a.astype(np.int64))
-        return _text(bits < 0, digits, nd, decpt, None, n, bits, seps)
+        return _whole_text(bits < 0, a.astype(np.int64), seps)
     fast = (a >= 1e-250) & (a <= 1e250) & ((bits & _MANTISSA) != 0)
     zero = a == 0.0
     any_zero = bool(zero.any())
@@ -263,25 +262,28 @@ def _text(negative, digits, nd, decpt, fast_idx, n, bits, seps) -> bytes:
     return rows.tobytes().translate(None, b"\0")
 
 
-def _whole_digits(v: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(digits, ndigits, decpt)`` of whole numbers ``v`` in [0, 1e16): their decimal digits without trailing zeros.
+def _whole_text(negative: np.ndarray, v: np.ndarray, seps: np.ndarray) -> bytes:
+    """The text of whole numbers ``v`` in [0, 1e16) (signs in ``negative``): ``[-]digits.0`` + separator.
 
     Below 2**53 every integer is a double and its own shortest representation, and up to 1e16
-    the integer nearest the value is the shortest one that reads back, so no search is needed.
+    (doubles 2 apart) no shorter decimal is within half a spacing, so repr writes the integer's
+    digits; Python switches to exponent notation only from 1e16 on.
     """
-    decpt = np.searchsorted(_P10, v, side="right")  # the number of digits; 0 for v = 0
-    digits = v.copy()
-    nd = decpt.copy()
-    zero = v == 0
-    if zero.any():  # "0.0": the digit 0 before the point
-        nd[zero] = 1
-        decpt[zero] = 1
-    active = np.flatnonzero((v % 10 == 0) & ~zero)
-    while active.size:  # strip trailing zeros: 1000 is 0.1 * 10**4
-        digits[active] //= 10
-        nd[active] -= 1
-        active = active[digits[active] % 10 == 0]
-    return digits, nd, decpt
+    m = v.size
+    nd = np.maximum(np.searchsorted(_P10, v, side="right"), 1)  # digits; 0 has one
+    wi = int(nd.max()) if m else 1
+    if wi <= 4:
+        ascii_digits = _DIGITS4[v].view(np.uint8).reshape(m, 4)[:, 4 - wi:]
+    else:
+        high = v // 10**10
+        ascii_digits = _ascii20(high, v - high * 10**10, 20)[:, 20 - wi:]
+    rows = np.empty((m, wi + 4), dtype=np.uint8)  # [-][digits, right-aligned after NULs][.][0][sep]
+    rows[:, 0] = negative * np.uint8(45)  # "-"
+    rows[:, 1:1 + wi] = ascii_digits * (_COLUMN[:wi] >= (wi - nd).astype(np.uint8)[:, None])
+    rows[:, 1 + wi] = 46  # "."
+    rows[:, 2 + wi] = 48  # "0"
+    rows[:, 3 + wi] = seps
+    return rows.tobytes().translate(None, b"\0")
 
 
 _STAND_IN = 1.2345678901234567  # needs all 17 digits: leaves _shortest's loop at once
