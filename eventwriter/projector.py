@@ -41,8 +41,8 @@ Speed: ``tensors.tsv`` is formatted by a vectorised numpy implementation of Pyth
 ``repr`` (the same text, see :mod:`eventwriter.float_repr`) instead of one ``str()`` call per
 value, in blocks spread over threads by :mod:`eventwriter.tsv`, with a table lookup when the
 matrix has few distinct values (pixels / 255, one-hot); the sprite PNG is encoded on another
-thread meanwhile. ``benchmarks/bench_embedding.py`` compares with torch (10-20x faster for
-10,000 x 784 with a sprite).
+thread meanwhile. ``benchmarks/bench_embedding.py`` compares with torch on four kinds of
+10,000 x 784 features with a sprite (README: measured figures).
 """
 
 from __future__ import annotations
