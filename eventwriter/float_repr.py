@@ -108,15 +108,19 @@ def _shortest(a: np.ndarray, bits: np.ndarray, narrow: bool) -> Tuple[np.ndarray
     q2 = q1 // 10
     r1 = (top - q1 * 10).astype(np.float64)
     r2 = (top - q2 * 100).astype(np.float64)
-    low1 = np.abs(r1 + frac)
-    high1 = np.abs((10.0 - r1) - frac)
-    low2 = np.abs(r2 + frac)
-    high2 = np.abs((100.0 - r2) - frac)
+    # P - (multiple below) and (multiple above) - P; r + frac >= -0.5, so the second is positive
+    y1 = r1 + frac
+    low1 = np.abs(y1)
+    high1 = 10.0 - y1
+    y2 = r2 + frac
+    low2 = np.abs(y2)
+    high2 = 100.0 - y2
     dist1 = np.minimum(low1, high1)
     dist2 = np.minimum(low2, high2)
     in1 = dist1 < radius
     in2 = dist2 < radius
-    unsure = (np.abs(dist1 - radius) <= _TOL) | (in1 & (np.abs(dist2 - radius) <= _TOL))
+    # decisions within _TOL of the boundary go to repr (checked for both candidates at once)
+    unsure = np.minimum(np.abs(dist1 - radius), np.abs(dist2 - radius)) <= _TOL
     # both neighbours at distance 5 (low1 + high1 = 10): an exact tie goes to the even one, a
     # near tie is unsure; it only matters when 5 is inside the radius
     unsure |= (np.abs(dist1 - 5.0) <= _TOL) & (low1 != high1) & (radius > 5.0 - _TOL)
@@ -207,7 +211,9 @@ def format_values(x: np.ndarray, seps: np.ndarray, narrow: bool = False) -> byte
             whole = (a < 1e16) & (a == np.floor(a))
     if whole.all():  # integer-valued (counts, labels, pixel values): the digits are the integer's
         return _whole_text(bits < 0, a.astype(np.int64), seps)
-    fast = (a >= 1e-250) & (a <= 1e250) & ((bits & _MANTISSA) != 0)
+    fast = (a <= 1e250) & ((bits & _MANTISSA) != 0)  # NaN, inf, zeros and powers of two: repr
+    if not narrow:  # float32 and float16 values are never that small
+        fast &= a >= 1e-250
     zero = a == 0.0
     any_zero = bool(zero.any())
     if any_zero:  # common (ReLU features): "0.0" is d.0 with d = 0; compute a stand-in, then patch
