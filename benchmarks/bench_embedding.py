@@ -1,22 +1,27 @@
 """torch.utils.tensorboard vs eventwriter ``add_embedding``, side by side in one process.
 
 The case from the issue: 10,000 points x 784 dimensions with 10,000 28x28 thumbnails and a label
-each. Two inputs:
+each. The cases (all float32 features, default: the first four):
 
+* ``uniform``: uniform [0, 1) features (every value distinct, most with 8-9 significant digits)
+  with the Fashion-MNIST thumbnails (random ones if the data set is absent);
+* ``randn``: standard-normal features (every value distinct: the number formatter's worst case)
+  with the same thumbnails, i.e. network features shown with their input images;
 * ``fashion``: the Fashion-MNIST test set (pixels / 255 as the features, the images as the
   sprite), as in the PyTorch TensorBoard tutorial; read from ``$FASHION_MNIST_DIR`` (default
   ``../shared/data/fashion-mnist``), skipped if absent;
-* ``randn``: standard-normal float32 features (every value distinct: the number formatter's
-  worst case) with the Fashion-MNIST thumbnails (random ones if the data set is absent), i.e.
-  network features shown with their input images;
+* ``integer``: integer-valued features, uniform in [-5000, 5000) (10,000 distinct values, too
+  many for the formatter's lookup table; written ``"-17.0"``), with the same thumbnails;
 * ``noise``: standard-normal features with uniform-noise thumbnails (the PNG encoder's worst
   case; not run by default).
 
 Each call writes tensors.tsv, metadata.tsv, sprite.png and the config into a fresh temporary
 logdir. The libraries alternate per round so that machine load affects both alike; the best time
-of each is reported with the ratio torch / eventwriter. No assertions.
+of each is reported with the ratio torch / eventwriter, and the CPU time of the process during
+that call (eventwriter uses two threads, torch one: on a machine shared with other work, the
+wall-time ratio falls toward the CPU-time ratio). No assertions.
 
-Run: ``python benchmarks/bench_embedding.py [--rounds N] [--cases fashion,randn,noise]``
+Run: ``python benchmarks/bench_embedding.py [--rounds N] [--cases uniform,randn,fashion,integer,noise]``
 """
 
 from __future__ import annotations
@@ -70,12 +75,23 @@ def _randn() -> Tuple[np.ndarray, np.ndarray, List[str]]:
     return features, images, labels
 
 
-def _timed(fn: Callable[[str], None]) -> float:
+def _uniform() -> Tuple[np.ndarray, np.ndarray, List[str]]:
+    _, images, labels = _randn()
+    return np.random.default_rng(1).random((10000, 784), dtype=np.float32), images, labels
+
+
+def _integer() -> Tuple[np.ndarray, np.ndarray, List[str]]:
+    _, images, labels = _randn()
+    return np.random.default_rng(2).integers(-5000, 5000, (10000, 784)).astype(np.float32), images, labels
+
+
+def _timed(fn: Callable[[str], None]) -> Tuple[float, float]:
+    """(wall seconds, CPU seconds of the whole process: all threads) of one call."""
     logdir = tempfile.mkdtemp(prefix="bench_embedding_")
     try:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         fn(logdir)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - cpu
     finally:
         shutil.rmtree(logdir, ignore_errors=True)
 
@@ -84,7 +100,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     """Run the benchmark and print one line per case."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1, help="alternating rounds (best time is kept)")
-    parser.add_argument("--cases", default="fashion,randn", help="comma-separated: fashion, randn, noise")
+    parser.add_argument(
+        "--cases", default="uniform,randn,fashion,integer", help="comma-separated: uniform, randn, fashion, integer, noise"
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -93,12 +111,14 @@ def main(argv: Optional[List[str]] = None) -> None:
     from eventwriter import SummaryWriter
 
     builders: Dict[str, Callable[[], Optional[Tuple[np.ndarray, np.ndarray, List[str]]]]] = {
-        "fashion": _fashion,
+        "uniform": _uniform,
         "randn": _randn,
+        "fashion": _fashion,
+        "integer": _integer,
         "noise": _noise,
     }
     print(f"add_embedding, 10,000 x 784 + 10,000 28x28 thumbnails + labels; best of {args.rounds}; cpus={os.cpu_count()}")
-    print(f"{'case':<10}{'torch s':>10}{'eventwriter s':>15}{'ratio':>8}")
+    print(f"{'case':<10}{'torch s':>10}{'eventwriter s':>15}{'ratio':>8}{'torch cpu s':>13}{'ours cpu s':>12}{'cpu ratio':>11}")
     for case in [c.strip() for c in args.cases.split(",") if c.strip()]:
         data = builders[case]()
         if data is None:
@@ -118,11 +138,16 @@ def main(argv: Optional[List[str]] = None) -> None:
             with SummaryWriter(logdir) as writer:
                 writer.add_embedding(t_mat, metadata=labels, label_img=t_images)
 
-        best_torch = best_ours = float("inf")
+        best_torch = best_ours = (float("inf"), float("inf"))
         for _ in range(args.rounds):
             best_torch = min(best_torch, _timed(run_torch))
             best_ours = min(best_ours, _timed(run_ours))
-        print(f"{case:<10}{best_torch:>10.2f}{best_ours:>15.2f}{best_torch / best_ours:>7.1f}x", flush=True)
+        (torch_wall, torch_cpu), (ours_wall, ours_cpu) = best_torch, best_ours
+        print(
+            f"{case:<10}{torch_wall:>10.2f}{ours_wall:>15.2f}{torch_wall / ours_wall:>7.1f}x"
+            f"{torch_cpu:>13.2f}{ours_cpu:>12.2f}{torch_cpu / ours_cpu:>10.1f}x",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import numpy as np
 
 from . import protos
 from .metadata import PLUGIN_AUDIO, summary_metadata
-from .tensors import to_numpy
+from .tensors import real_array
 
 _INT16_MAX = 32767
 _WAV_MAX_RATE = 2**32 - 1  # the RIFF header stores the rate as uint32
@@ -58,7 +58,7 @@ def audio_summary(tag: str, snd_tensor: Any, sample_rate: float = 44100) -> "pro
         UserWarning: samples outside [-1, 1] were clipped.
     """
     rate = _frame_rate(sample_rate)
-    samples = _mono_samples(to_numpy(snd_tensor, "snd_tensor"))
+    samples = _mono_samples(real_array(snd_tensor, "snd_tensor"))
     peak = float(np.abs(samples).max())
     if peak > 1:
         warnings.warn(
@@ -107,8 +107,6 @@ def _frame_rate(sample_rate: Any) -> int:
 
 
 def _mono_samples(array: np.ndarray) -> np.ndarray:
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"snd_tensor must hold real numbers, got dtype {array.dtype}")
     if array.size == 0:
         raise ValueError(f"snd_tensor must hold at least one sample, got shape {array.shape}")
     samples = array.reshape(1) if array.size == 1 else array.squeeze()

@@ -66,5 +66,4 @@ def mask(crc: int) -> int:
 
 def masked_crc32c(data: bytes) -> int:
     """Masked CRC-32C of ``data``, as stored in TFRecord headers and footers."""
-    crc = crc32c(data)
-    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & _U32
+    return mask(crc32c(data))

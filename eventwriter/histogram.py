@@ -38,7 +38,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import protos
-from .tensors import to_numpy
+from .tensors import real_array
 
 __all__ = ["histogram_summary", "histogram_raw_summary", "tensorflow_bin_edges"]
 
@@ -190,11 +190,7 @@ def _bucketer(dtype: np.dtype) -> _Bucketer:
 
 
 def _flat_values(values: Any) -> np.ndarray:
-    array = to_numpy(values, "values")
-    if array.dtype.kind == "c":
-        raise TypeError(f"values must be real numbers, got complex dtype {array.dtype}")
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"values must be a numeric array, got dtype {array.dtype}")
+    array = real_array(values, "values")
     if array.size == 0:
         raise ValueError("values must not be empty")
     array = np.ravel(array)
@@ -251,8 +247,8 @@ def _check_bins(bins: Any) -> Union[str, int, np.ndarray]:
         if bins < 1:
             raise ValueError(f"bins must be a positive number of bins, got {bins}")
         return int(bins)
-    edges = to_numpy(bins, "bins")
-    if edges.ndim != 1 or edges.size < 2 or edges.dtype.kind not in "biuf":
+    edges = real_array(bins, "bins")
+    if edges.ndim != 1 or edges.size < 2:
         raise ValueError(f"bins as edges must be a 1-D numeric sequence of at least 2 values, got shape {edges.shape}")
     edges = edges.astype(np.float64)
     if not np.all(np.isfinite(edges)) or np.any(np.diff(edges) < 0):
@@ -369,8 +365,8 @@ def histogram_summary(
 def _real_number(value: Any, name: str) -> float:
     if isinstance(value, bool) or isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    array = to_numpy(value, name)
-    if array.size != 1 or array.dtype.kind not in "biuf":
+    array = real_array(value, name)
+    if array.size != 1:
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} of shape {array.shape}")
     return float(array.reshape(()))
 
@@ -403,11 +399,9 @@ def histogram_raw_summary(
     """
     given = (("min", min), ("max", max), ("num", num), ("sum", sum), ("sum_squares", sum_squares))
     stats = {name: _real_number(value, name) for name, value in given}
-    limits = to_numpy(bucket_limits, "bucket_limits")
-    counts = to_numpy(bucket_counts, "bucket_counts")
+    limits = real_array(bucket_limits, "bucket_limits")
+    counts = real_array(bucket_counts, "bucket_counts")
     for name, array in (("bucket_limits", limits), ("bucket_counts", counts)):
-        if array.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
         if array.ndim != 1:
             raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
     if limits.shape != counts.shape:

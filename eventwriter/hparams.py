@@ -28,16 +28,19 @@ Value types: ``bool`` (also numpy bools) → ``bool_value`` with type BOOL; ``st
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+import warnings
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 from google.protobuf import struct_pb2
 
 from . import protos
 from .metadata import PLUGIN_HPARAMS, summary_metadata
-from .tensors import to_numpy
+from .scalar import scalar_value
+from .tags import check_tag
+from .tensors import real_array
 
-__all__ = ["hparams_summaries", "EXPERIMENT_TAG", "SESSION_START_INFO_TAG", "SESSION_END_INFO_TAG"]
+__all__ = ["hparams_summaries", "RunHparams", "EXPERIMENT_TAG", "SESSION_START_INFO_TAG", "SESSION_END_INFO_TAG"]
 
 EXPERIMENT_TAG = "_hparams_/experiment"
 SESSION_START_INFO_TAG = "_hparams_/session_start_info"
@@ -61,10 +64,10 @@ def _classify(value: Any, name: str) -> Tuple[int, Any]:
     if isinstance(value, (bytes, complex, np.complexfloating, dict, list, tuple, set)) or value is None:
         raise TypeError(f"{name} must be a bool, str or real number, got {type(value).__name__}")
     try:  # one-element numpy arrays and tensors
-        array = to_numpy(value, name)
+        array = real_array(value, name)
     except TypeError:
         raise TypeError(f"{name} must be a bool, str or real number, got {type(value).__name__}") from None
-    if array.size != 1 or array.dtype.kind not in "biuf":
+    if array.size != 1:
         raise TypeError(
             f"{name} must be a bool, str or real number, got {type(value).__name__} "
             f"of shape {tuple(array.shape)} and dtype {array.dtype}"
@@ -190,3 +193,80 @@ def hparams_summaries(
             ),
         ),
     )
+
+
+Metric = Tuple[str, float, Optional[int]]
+"""A metric to log as a scalar: ``(tag, value, step)``."""
+
+
+class RunHparams:
+    """The run rules of ``add_hparams``: which summaries and metric scalars go into a run.
+
+    One instance belongs to one writer's run. The writer does the writing; this class decides
+    what is written, so the rules live next to the format they serve:
+
+    * The writer's own run (``run_name=None``): TensorBoard takes a tag's metadata from its first
+      occurrence in a run, so hparams written a second time would be ignored. The first call
+      writes the three summaries; later calls only update the metrics, with a warning if
+      ``hparam_dict`` differs.
+    * A metric tag that already has history in the run is written at its latest step when no
+      step is given: TensorBoard's default loader treats a step going back to 0 as a restart and
+      would drop every later point of the curve.
+    * A sub-run (``run_name="x"``, torch's layout): everything, at the given step.
+    """
+
+    def __init__(self) -> None:
+        self.hparams: Optional[Dict[str, Any]] = None  # the run's first hparam_dict
+
+    def own_run(
+        self,
+        hparam_dict: Dict[str, Any],
+        metric_dict: Dict[str, Any],
+        hparam_domain_discrete: Optional[Dict[str, List[Any]]],
+        step: Optional[int],
+        latest_step: Callable[[str], Optional[int]],
+    ) -> Tuple[Tuple["protos.Summary", ...], List[Metric]]:
+        """What to write into the writer's own run: ``(summaries, metrics)``.
+
+        Args:
+            hparam_dict, metric_dict, hparam_domain_discrete: as for :func:`hparams_summaries`.
+            step: the converted ``global_step`` (None: no step).
+            latest_step: the latest step logged for a scalar tag of the run (None if never logged).
+
+        Raises:
+            TypeError, ValueError: as for :func:`hparams_summaries`; a metric that is not a real
+                number or a key that is not a str.
+        """
+        summaries = hparams_summaries(hparam_dict, metric_dict, hparam_domain_discrete)
+        metrics = [
+            (tag, value, step if step is not None else latest_step(tag)) for tag, value in _metric_values(metric_dict)
+        ]
+        if self.hparams is None:
+            self.hparams = dict(hparam_dict)
+            return summaries, metrics
+        if self.hparams != hparam_dict:
+            warnings.warn(
+                "add_hparams: this run already has hyperparameters and TensorBoard shows only the "
+                "first set; only the metrics were updated. Pass run_name=... for a separate session.",
+                stacklevel=3,  # the caller of SummaryWriter.add_hparams
+            )
+        return (), metrics
+
+    @staticmethod
+    def sub_run(
+        hparam_dict: Dict[str, Any],
+        metric_dict: Dict[str, Any],
+        hparam_domain_discrete: Optional[Dict[str, List[Any]]],
+        step: Optional[int],
+    ) -> Tuple[Tuple["protos.Summary", ...], List[Metric]]:
+        """What to write into a new sub-run: all three summaries and every metric at ``step``.
+
+        Raises:
+            TypeError, ValueError: as for :meth:`own_run`.
+        """
+        summaries = hparams_summaries(hparam_dict, metric_dict, hparam_domain_discrete)
+        return summaries, [(tag, value, step) for tag, value in _metric_values(metric_dict)]
+
+
+def _metric_values(metric_dict: Dict[str, Any]) -> List[Tuple[str, float]]:
+    return [(check_tag(k, "metric_dict key"), scalar_value(v, f"metric_dict[{k!r}]")) for k, v in metric_dict.items()]

@@ -14,34 +14,24 @@ Pixel rules (torch's, so the decoded pixels equal torch's):
   clipped to [0, 255] and truncated to uint8, so out-of-range values saturate instead of wrapping
   around. NaN becomes 0.
 
-The PNG is written here with ``zlib`` (filter "Up" on every row, compression level 1): the decoded
-pixels are torch's, the bytes are not. Pillow's encoder at its default level 6, which torch uses,
-is 2-9x slower on 224x224 RGB images; the files are about as large for photos and digit grids
-(within ~10%), larger only for tiny, very smooth images. Pillow is needed only for boxes
-(``ImageDraw``) and ``rescale``.
+The PNG is written by :mod:`eventwriter.png` (zlib level 1): the decoded pixels are torch's, the
+bytes are not. Pillow is needed only for boxes (``ImageDraw``) and ``rescale``.
 """
 
 from __future__ import annotations
 
-import sys
-
 import math
 import numbers
-import struct
-import zlib
+import sys
 from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
 from . import protos
-from .tensors import to_numpy
+from .png import encode_png
+from .tensors import real_array
 
 GRID_COLUMNS = 8  # torch's make_grid default: images per row of an add_images grid
-PNG_COMPRESS_LEVEL = 1
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PNG_COLOR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type (gray, gray+alpha, RGB, RGBA)
-_PNG_FILTER_UP = 2
 _FORMAT_LETTERS = (frozenset("HW"), frozenset("CHW"), frozenset("NCHW"))
 
 
@@ -118,9 +108,7 @@ def image_with_boxes_summary(
             ``labels`` does not have N entries.
     """
     pixels = image_pixels(img_tensor, dataformats)
-    boxes = to_numpy(box_tensor, "box_tensor")
-    if boxes.dtype.kind not in "biuf":
-        raise TypeError(f"box_tensor must hold real numbers, got dtype {boxes.dtype}")
+    boxes = real_array(box_tensor, "box_tensor")
     if boxes.ndim != 2 or boxes.shape[1] != 4:
         raise ValueError(f"box_tensor must have shape (N, 4) as [x1, y1, x2, y2] rows, got shape {boxes.shape}")
     if boxes.dtype.kind == "f" and not np.isfinite(boxes).all():
@@ -181,9 +169,7 @@ def image_pixels(img_tensor: Any, dataformats: str, name: str = "img_tensor") ->
         TypeError, ValueError: as for :func:`image_summary`.
     """
     fmt = _parse_dataformats(dataformats)
-    array = to_numpy(img_tensor, name)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    array = real_array(img_tensor, name)
     if array.ndim != len(fmt):
         raise ValueError(
             f"{name} has {array.ndim} dimensions (shape {array.shape}) but dataformats {dataformats!r} "
@@ -225,34 +211,6 @@ def to_uint8(array: np.ndarray, name: str) -> np.ndarray:
     if nan.any():  # casting NaN to uint8 is undefined (and warns): make it 0, like torch on x86
         scaled[nan] = 0
     return scaled.astype(np.uint8)
-
-
-def encode_png(pixels: np.ndarray) -> bytes:
-    """Encode ``(H, W, C)`` uint8 pixels (C = 1, 2, 3 or 4) as an 8-bit PNG.
-
-    Every scanline uses filter type 2 ("Up": the byte-wise difference to the row above, a single
-    vectorised subtraction), and the stream is deflated with ``zlib`` at :data:`PNG_COMPRESS_LEVEL`.
-    """
-    height, width, channels = pixels.shape
-    flat = np.ascontiguousarray(pixels).reshape(height, width * channels)
-    rows = np.empty((height, width * channels + 1), dtype=np.uint8)
-    rows[:, 0] = _PNG_FILTER_UP
-    rows[0, 1:] = flat[0]  # the row above the first one counts as zeros
-    np.subtract(flat[1:], flat[:-1], out=rows[1:, 1:])  # uint8 arithmetic wraps modulo 256, as PNG wants
-    header = struct.pack(">IIBBBBB", width, height, 8, _PNG_COLOR_TYPE[channels], 0, 0, 0)
-    return b"".join(
-        (
-            _PNG_SIGNATURE,
-            _png_chunk(b"IHDR", header),
-            _png_chunk(b"IDAT", zlib.compress(rows.data, PNG_COMPRESS_LEVEL)),
-            _png_chunk(b"IEND", b""),
-        )
-    )
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(data, zlib.crc32(kind))
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
 
 def _image_value(tag: str, pixels: np.ndarray) -> "protos.Summary":

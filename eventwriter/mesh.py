@@ -26,7 +26,7 @@ import numpy as np
 
 from . import protos
 from .metadata import PLUGIN_MESH, summary_metadata
-from .tensors import tensor_proto, to_numpy
+from .tensors import real_array, tensor_proto
 
 __all__ = ["mesh_summary"]
 
@@ -34,9 +34,7 @@ _PART_SUFFIX = {protos.MESH_VERTEX: "VERTEX", protos.MESH_FACE: "FACE", protos.M
 
 
 def _part(value: Any, name: str, batch: Optional[int] = None) -> np.ndarray:
-    array = to_numpy(value, name)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be real numbers, got dtype {array.dtype}")
+    array = real_array(value, name)
     if array.ndim != 3 or array.shape[2] != 3:
         raise ValueError(f"{name} must have shape (B, N, 3), got {tuple(array.shape)}")
     if batch is not None and array.shape[0] != batch:

@@ -12,8 +12,6 @@ if TYPE_CHECKING:
     from .protos import SummaryMetadata
 
 PLUGIN_SCALARS = "scalars"
-PLUGIN_HISTOGRAMS = "histograms"
-PLUGIN_IMAGES = "images"
 PLUGIN_AUDIO = "audio"
 PLUGIN_TEXT = "text"
 PLUGIN_PR_CURVES = "pr_curves"

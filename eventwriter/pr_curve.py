@@ -28,7 +28,7 @@ import numpy as np
 
 from . import protos
 from .metadata import PLUGIN_PR_CURVES, summary_metadata
-from .tensors import tensor_proto, to_numpy
+from .tensors import real_array, tensor_proto
 
 __all__ = ["pr_curve_summary", "pr_curve_raw_summary"]
 
@@ -45,12 +45,6 @@ def _check_num_thresholds(num_thresholds: Any) -> int:
         raise ValueError(f"num_thresholds must be at least 2, got {num_thresholds}")
     return int(num_thresholds)
 
-
-def _real_array(value: Any, name: str) -> np.ndarray:
-    array = to_numpy(value, name)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be real numbers, got dtype {array.dtype}")
-    return array
 
 
 def _summary(tag: str, data: np.ndarray, num_thresholds: int) -> "protos.Summary":
@@ -89,8 +83,8 @@ def pr_curve_summary(
             outside [0, 1], negative or non-finite weights, ``num_thresholds`` < 2.
     """
     count = _check_num_thresholds(num_thresholds)
-    label_array = _real_array(labels, "labels").reshape(-1)
-    prediction_array = _real_array(predictions, "predictions").reshape(-1)
+    label_array = real_array(labels, "labels").reshape(-1)
+    prediction_array = real_array(predictions, "predictions").reshape(-1)
     if label_array.size != prediction_array.size:
         raise ValueError(
             f"labels and predictions must have the same number of elements, got {label_array.size} "
@@ -120,7 +114,7 @@ def pr_curve_summary(
     if weights is None:
         weight = 1.0
     else:
-        weight = _real_array(weights, "weights").astype(np.float64).reshape(-1)
+        weight = real_array(weights, "weights").astype(np.float64).reshape(-1)
         if weight.size == 1:
             weight = float(weight[0])
             bad = not (weight >= 0.0 and weight != float("inf"))
@@ -202,7 +196,7 @@ def pr_curve_raw_summary(
         "recall",
     )
     arrays = [
-        _real_array(value, name)
+        real_array(value, name)
         for name, value in zip(
             names,
             (true_positive_counts, false_positive_counts, true_negative_counts, false_negative_counts, precision, recall),

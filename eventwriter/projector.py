@@ -34,26 +34,26 @@ Where this differs from torch (each one a case torch gets wrong):
   A one-column ``metadata_header`` writes no header row (the projector would read it as a label).
 * Sprite: the grid is ceil(sqrt(N)) x ceil(sqrt(N)) cells of exactly W x H pixels (torch squares the
   image by padding with width-sized rows, which misplaces every thumbnail when H != W). Thumbnails
-  are shrunk (area average, with a warning) so that no side of the sprite exceeds 8192 px, the
-  projector's limit. ``uint8`` pixels are used as is (torch multiplies them by 255 as well);
-  other dtypes are ``x * 255`` in float64, clipped and truncated, as torch does. 1 channel becomes
-  RGB, 4 channels stay RGBA. The PNG is encoded by :func:`eventwriter.image.encode_png`.
+  are shrunk one by one (Pillow's box filter, an area average; with a warning) so that no side of
+  the sprite exceeds 8192 px, the projector's limit. ``uint8`` pixels are used as is (torch
+  multiplies them by 255 as well); other dtypes are ``x * 255`` in float64, clipped and truncated, as torch does. 1 channel gives
+  a grayscale PNG (torch repeats it to RGB: the same picture, three times the bytes to compress),
+  4 channels stay RGBA. The PNG is encoded by :func:`eventwriter.png.encode_png`.
 * ``bool`` matrices are written as ``1.0``/``0.0`` (torch writes ``True``, which TensorBoard cannot
   parse); a bfloat16 tensor keeps its exact value (torch rounds it to float16 first).
 * Bad input raises ``ValueError``/``TypeError`` naming the argument before anything is written.
 
 Speed: ``tensors.tsv`` is formatted by a vectorised numpy implementation of Python's float
-``repr`` (the same text, see :mod:`eventwriter.tsv`) instead of one ``str()`` call per value,
-in blocks spread over up to 4 threads (numpy releases the GIL), with a table lookup when the
+``repr`` (the same text, see :mod:`eventwriter.float_repr`) instead of one ``str()`` call per
+value, in blocks spread over threads by :mod:`eventwriter.tsv`, with a table lookup when the
 matrix has few distinct values (pixels / 255, one-hot); the sprite PNG is encoded on another
-thread meanwhile. ``benchmarks/bench_embedding.py`` compares with torch (10-20x faster for
-10,000 x 784 with a sprite).
+thread meanwhile. ``benchmarks/bench_embedding.py`` compares with torch on four kinds of
+10,000 x 784 features with a sprite (README: measured figures).
 """
 
 from __future__ import annotations
 
 import math
-import operator
 import os
 import uuid
 import warnings
@@ -63,7 +63,10 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple
 import numpy as np
 
 from . import protos
-from .tensors import to_numpy
+from .png import encode_png
+from .stamps import event_step, truncation_warning
+from .tags import check_tag
+from .tensors import real_array, to_numpy
 from .tsv import tsv_chunks
 
 if TYPE_CHECKING:
@@ -110,7 +113,8 @@ def write_embedding(
         mat: (N, D) real array-like (numpy, torch tensor on any device, nested lists): one row per point.
         metadata: N labels (one column), or N rows of ``len(metadata_header)`` values.
         label_img: (N, C, H, W) array-like thumbnails, C = 1, 3 or 4; floats in [0, 1] or uint8.
-        global_step: integer step (None -> 0); the files go to ``<step:05d>/``.
+        global_step: the step (None -> 0; a float is truncated with a warning, as for events);
+            the files go to ``<step:05d>/``.
         tag: embedding name; the config entry is ``"<tag>:<step:05d>"``.
         metadata_header: column names for multi-column ``metadata``.
         storage: the backend (:mod:`eventwriter.storage`); default: the one for ``logdir``.
@@ -125,8 +129,8 @@ def write_embedding(
         OSError: the files cannot be written.
     """
     logdir = _check_logdir(logdir)
-    step = _check_step(global_step)
-    tag = _check_tag(tag)
+    step = event_step(global_step, truncation_warning) or 0
+    tag = _check_directory_tag(tag)
     values = _check_mat(mat)
     count = values.shape[0]
     metadata_bytes = None
@@ -279,9 +283,10 @@ def metadata_tsv(metadata: Any, count: int, metadata_header: Optional[Sequence[A
 def sprite_png(thumbs: np.ndarray) -> Tuple[bytes, Tuple[int, int]]:
     """Tile ``(N, H, W, C)`` uint8 thumbnails into a sprite PNG; returns ``(png, (width, height))``.
 
-    The grid has ceil(sqrt(N)) columns and as many rows, row-major from the top-left, empty
-    cells black; ``(width, height)`` is the size of one cell: the thumbnail's, or smaller (area
-    average) if the sprite would exceed 8192 px on a side.
+    C is 1 (a grayscale PNG), 3 (RGB) or 4 (RGBA). The grid has ceil(sqrt(N)) columns and as many
+    rows, row-major from the top-left, empty cells black; ``(width, height)`` is the size of one
+    cell: the thumbnail's, or smaller (Pillow's box filter) if the sprite would exceed 8192 px on
+    a side.
     """
     count, height, width, channels = thumbs.shape
     side = _grid_side(count)
@@ -289,12 +294,13 @@ def sprite_png(thumbs: np.ndarray) -> Tuple[bytes, Tuple[int, int]]:
     if (new_w, new_h) != (width, height):
         thumbs = _shrink(thumbs, new_h, new_w)
         height, width = new_h, new_w
-    cells = np.zeros((side * side, height, width, channels), dtype=np.uint8)
-    cells[:count] = thumbs
-    grid = cells.reshape(side, side, height, width, channels).transpose(0, 2, 1, 3, 4)
-    from .image import encode_png
-
-    return encode_png(grid.reshape(side * height, side * width, channels)), (width, height)
+    canvas = np.zeros((side, height, side, width, channels), dtype=np.uint8)
+    full = count // side  # grid rows without empty cells
+    canvas[:full] = thumbs[: full * side].reshape(full, side, height, width, channels).transpose(0, 2, 1, 3, 4)
+    rest = count - full * side
+    if rest:
+        canvas[full, :, :rest] = thumbs[full * side :].transpose(1, 0, 2, 3)
+    return encode_png(canvas.reshape(side * height, side * width, channels)), (width, height)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,36 +316,15 @@ def _check_logdir(logdir: Any) -> str:
     return path
 
 
-def _check_step(global_step: Any) -> int:
-    if global_step is None:
-        return 0
-    if isinstance(global_step, (bool, str, bytes)):
-        raise TypeError(f"global_step must be an integer, got {global_step!r}")
-    try:
-        return operator.index(global_step)
-    except TypeError:
-        pass
-    try:
-        value = float(global_step)  # numpy floats, 1-element tensors
-    except (TypeError, ValueError, RuntimeError):
-        value = math.nan
-    if math.isfinite(value) and value.is_integer():
-        return int(value)
-    raise TypeError(f"global_step must be an integer, got {global_step!r}")
-
-
-def _check_tag(tag: Any) -> str:
-    if not isinstance(tag, str):
-        raise TypeError(f"tag must be str, got {type(tag).__name__}")
-    if tag in ("", ".", ".."):
+def _check_directory_tag(tag: Any) -> str:
+    check_tag(tag)
+    if tag in ("", ".", ".."):  # the tag names a directory
         raise ValueError(f"tag must name a directory, got {tag!r}")
     return tag
 
 
 def _check_mat(mat: Any) -> np.ndarray:
-    values = to_numpy(mat, "mat")
-    if values.dtype.kind not in "biuf":
-        raise TypeError(f"mat must hold real numbers, got dtype {values.dtype}")
+    values = real_array(mat, "mat")
     if values.ndim != 2:
         raise ValueError(f"mat must be 2-D (N points x D dimensions), got shape {tuple(values.shape)}")
     if values.shape[0] == 0 or values.shape[1] == 0:
@@ -351,9 +336,7 @@ def _check_mat(mat: Any) -> np.ndarray:
 
 def _check_label_img(label_img: Any, count: int) -> np.ndarray:
     """``label_img`` as a checked (N, C, H, W) numpy array."""
-    images = to_numpy(label_img, "label_img")
-    if images.dtype.kind not in "biuf":
-        raise TypeError(f"label_img must hold real numbers, got dtype {images.dtype}")
+    images = real_array(label_img, "label_img")
     if images.ndim != 4:
         raise ValueError(f"label_img must be 4-D (N, C, H, W), got shape {tuple(images.shape)}")
     n, channels, height, width = images.shape
@@ -368,18 +351,19 @@ def _check_label_img(label_img: Any, count: int) -> np.ndarray:
 
 
 def _sprite_pixels(images: np.ndarray) -> np.ndarray:
-    """(N, C, H, W) -> (N, H, W, 3 or 4) uint8 with torch's sprite pixel rule."""
-    n, channels, height, width = images.shape
+    """(N, C, H, W) -> (N, H, W, C) uint8 with torch's sprite pixel rule."""
     hwc = images.transpose(0, 2, 3, 1)
-    if images.dtype != np.uint8:
+    if images.dtype == np.uint8:
+        return np.ascontiguousarray(hwc)
+    out = np.empty(hwc.shape, dtype=np.uint8)
+    step = max(1, (1 << 16) // max(1, hwc[0].size))  # blocks whose float64 temporaries stay in cache
+    for start in range(0, hwc.shape[0], step):
         # torch: np.uint8((float64 canvas * 255).clip(0, 255)); NaN (undefined there) -> 0
-        scaled = np.multiply(hwc, 255.0, dtype=np.float64)
+        scaled = np.multiply(hwc[start:start + step], 255.0, dtype=np.float64)
         np.fmax(scaled, 0.0, out=scaled)  # fmax also turns NaN into 0
         np.minimum(scaled, 255.0, out=scaled)
-        hwc = scaled.astype(np.uint8)
-    if channels == 1:
-        hwc = np.broadcast_to(hwc, (n, height, width, 3))
-    return np.ascontiguousarray(hwc)
+        out[start:start + step] = scaled
+    return out
 
 
 def _as_sequence(value: Any, name: str) -> Sequence[Any]:
@@ -464,24 +448,13 @@ def _fitted_size(side: int, width: int, height: int) -> Tuple[int, int]:
     return max(1, min(width, int(width * scale))), max(1, min(height, int(height * scale)))
 
 
-def _area_weights(new: int, old: int) -> np.ndarray:
-    """(new, old) matrix averaging each output pixel over the input pixels it covers (box filter)."""
-    edges = np.arange(new + 1) * (old / new)
-    lo, hi = edges[:-1, None], edges[1:, None]
-    pix = np.arange(old)[None, :]
-    overlap = np.clip(np.minimum(hi, pix + 1) - np.maximum(lo, pix), 0, None)
-    return (overlap / (old / new)).astype(np.float32)
-
-
 def _shrink(thumbs: np.ndarray, new_h: int, new_w: int) -> np.ndarray:
-    n, height, width, channels = thumbs.shape
-    rows = _area_weights(new_h, height)
-    cols = _area_weights(new_w, width)
-    out = np.empty((n, new_h, new_w, channels), dtype=np.uint8)
-    step = max(1, (1 << 24) // (height * width * channels))
-    for start in range(0, n, step):
-        block = thumbs[start:start + step].astype(np.float32)
-        block = np.einsum("ih,nhwc->niwc", rows, block)
-        block = np.einsum("jw,niwc->nijc", cols, block)
-        out[start:start + step] = np.clip(np.rint(block), 0, 255).astype(np.uint8)
+    """Shrink (N, H, W, C) uint8 thumbnails to (N, new_h, new_w, C) with Pillow's box filter (area average)."""
+    from PIL import Image
+
+    out = np.empty((thumbs.shape[0], new_h, new_w, thumbs.shape[3]), dtype=np.uint8)
+    images, shrunk = (thumbs[..., 0], out[..., 0]) if thumbs.shape[3] == 1 else (thumbs, out)  # gray: mode "L"
+    for index, thumb in enumerate(images):
+        # One image at a time: resizing the whole sprite would average across neighbouring cells.
+        shrunk[index] = np.asarray(Image.fromarray(thumb).resize((new_w, new_h), Image.Resampling.BOX))
     return out

@@ -10,8 +10,12 @@ The messages are declared in the project's own ``.proto`` files with package
 ``eventwriter.projector``). Field numbers and types are identical to
 TensorBoard's (docs/FORMAT.md section 3), so the wire bytes are the same, while
 the different package lets these classes live in one process with
-tensorboard's own generated modules. Only the messages and fields this project
-writes are declared.
+tensorboard's own generated modules. Fields this project never writes are left
+out (each ``.proto`` file's header names them), but some messages are declared
+although eventwriter never writes them: ``ScalarPluginData``,
+``HistogramPluginData``, ``ImagePluginData`` and ``TextPluginData`` (eventwriter
+leaves that content empty, as torch does) are needed to decode the plugin
+metadata that other writers, such as TensorFlow, put in their files.
 
 Nested types are attributes of their parent, as usual: ``Summary.Value``,
 ``Summary.Image``, ``Summary.Audio``, ``SummaryMetadata.PluginData``,

@@ -41,13 +41,11 @@ def scalar_value(value: Any, name: str = "scalar_value") -> float:
         if isinstance(item, complex):
             raise TypeError(f"{name} must be real, got a complex tensor")
         return float(item)
-    from .tensors import to_numpy
+    from .tensors import real_array
 
-    array = to_numpy(value, name)
+    array = real_array(value, name)
     if array.size != 1:
         raise ValueError(f"{name} must have exactly one element, got shape {tuple(array.shape)}")
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be real-valued, got dtype {array.dtype}")
     return float(array.reshape(()))
 
 

@@ -1,6 +1,7 @@
 """The two numbers every Event carries: ``step`` and ``wall_time``, converted from user input.
 
-torch stores ``int(global_step)`` and ``walltime or time.time()`` without checks. A NaN wall time
+torch stores ``int(global_step)`` and ``walltime or time.time()`` without checks. The step rule
+here is the same truncation (reported through ``on_truncate``) plus range checks. A NaN wall time
 makes TensorBoard's default (Rust) loader give up on the whole file, and an infinite one drops the
 event (docs/FORMAT.md §1.4), so non-finite wall times are refused here instead.
 """
@@ -8,18 +9,28 @@ event (docs/FORMAT.md §1.4), so non-finite wall times are refused here instead.
 from __future__ import annotations
 
 import math
+import operator
+import os
+import sys
 import time
-from typing import Any, Optional
+import warnings
+from types import FrameType
+from typing import Any, Callable, Optional
 
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
 
 
-def event_step(global_step: Any) -> Optional[int]:
-    """Convert ``global_step`` (int, numpy integer, 1-element tensor, float) to an int64, or None.
+def event_step(global_step: Any, on_truncate: Optional[Callable[[Any, int], None]] = None) -> Optional[int]:
+    """Convert ``global_step`` (int, numpy integer or float, 1-element tensor, float) to an int64, or None.
+
+    One rule for every step (events and embedding directories alike): a non-integral step is
+    truncated toward zero, as torch does (``int(2.7)`` is 2); ``on_truncate(global_step, step)``
+    is then called, so the caller can warn (:class:`~eventwriter.writer.SummaryWriter` warns
+    once per writer).
 
     Raises:
-        TypeError: not a number.
+        TypeError: not a number (a str, bytes, a tensor of several elements, ...).
         ValueError: NaN/inf, or outside the int64 range.
     """
     if global_step is None or type(global_step) is int:
@@ -33,9 +44,41 @@ def event_step(global_step: Any) -> Optional[int]:
             raise (ValueError if isinstance(exc, (ValueError, OverflowError)) else TypeError)(
                 f"global_step must be an integer, got {global_step!r}"
             ) from exc
+        if on_truncate is not None and not _is_integral(global_step, step):
+            on_truncate(global_step, step)
     if step is not None and not _INT64_MIN <= step <= _INT64_MAX:
         raise ValueError(f"global_step must fit in a signed 64-bit integer, got {step}")
     return step
+
+
+def truncation_warning(global_step: Any, step: int) -> None:
+    """The warning for a non-integral step (an ``on_truncate`` for :func:`event_step`)."""
+    warnings.warn(
+        f"global_step {global_step!r} is not a whole number; it is truncated to {step}, as torch does",
+        stacklevel=_caller_level(),
+    )
+
+
+def _caller_level() -> int:
+    """``warnings.warn``'s stacklevel of the first frame outside this package (the user's call)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame: Optional[FrameType] = sys._getframe(2)
+    level = 2  # 1 is truncation_warning itself
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == package:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _is_integral(global_step: Any, step: int) -> bool:
+    try:
+        operator.index(global_step)  # Python/numpy integers, bools, integer tensors
+        return True
+    except TypeError:
+        pass
+    try:
+        return float(global_step) == step  # exact: a float this large is a whole number
+    except (TypeError, ValueError, OverflowError, RuntimeError):
+        return True  # int() accepted it and float() cannot say otherwise
 
 
 def event_wall_time(walltime: Any) -> float:

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import protos
 from .image import to_uint8
-from .tensors import to_numpy
+from .tensors import real_array
 
 
 def video_summary(tag: str, vid_tensor: Any, fps: float = 4) -> "protos.Summary":
@@ -54,9 +54,7 @@ def video_summary(tag: str, vid_tensor: Any, fps: float = 4) -> "protos.Summary"
         raise TypeError(f"fps must be a number, got {type(fps).__name__}")
     if not (math.isfinite(fps) and fps > 0):
         raise ValueError(f"fps must be a positive finite number, got {fps}")
-    array = to_numpy(vid_tensor, "vid_tensor")
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"vid_tensor must hold real numbers, got dtype {array.dtype}")
+    array = real_array(vid_tensor, "vid_tensor")
     if array.ndim != 5:
         raise ValueError(f"vid_tensor must have shape (N, T, C, H, W), got {array.ndim} dimensions {array.shape}")
     if 0 in array.shape:

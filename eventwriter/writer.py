@@ -14,14 +14,14 @@ from __future__ import annotations
 import os
 import threading
 import time
-import warnings
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 from . import wire
 from .event_file import EventFileWriter, WriterClosedError
 from .record import encode_record
 from .scalar import scalar_value as _to_float
-from .stamps import event_step, event_wall_time
+from .stamps import event_step, event_wall_time, truncation_warning
+from .tags import check_tag as _check_tag
 
 _now = time.time
 # add_hparams needs each metric tag's latest step; remembering it for every tag of a run with
@@ -38,12 +38,6 @@ def _default_logdir(comment: str) -> str:
     from datetime import datetime
 
     return os.path.join("runs", datetime.now().strftime("%b%d_%H-%M-%S") + "_" + socket.gethostname() + comment)
-
-
-def _check_tag(tag: Any, name: str = "tag") -> str:
-    if not isinstance(tag, str):
-        raise TypeError(f"{name} must be str, got {type(tag).__name__}")
-    return tag
 
 
 class SummaryWriter:
@@ -115,7 +109,8 @@ class SummaryWriter:
             raise ValueError(f"lock_timeout must be a number of seconds >= 0, got {lock_timeout!r}")
         self._lock_timeout = float(lock_timeout)
         self.log_dir = log_dir
-        self.purge_step = event_step(purge_step)
+        self._step_warned = False  # a non-integral step is truncated with one warning per writer
+        self.purge_step = self._step(purge_step)
         self.max_queue = max_queue
         self.flush_secs = flush_secs
         self.filename_suffix = filename_suffix
@@ -128,7 +123,7 @@ class SummaryWriter:
         self._last_scalar_step: Dict[str, Optional[int]] = {}  # at most MAX_TRACKED_TAGS tags
         self._untracked_steps = False  # a tag beyond MAX_TRACKED_TAGS was logged
         self._untracked_max_step: Optional[int] = None  # the largest step among those tags
-        self._run_hparams: Optional[Dict[str, Any]] = None
+        self._run_hparams: Optional[Any] = None  # hparams.RunHparams, created by the first add_hparams
         self._get_file_writer()
 
     # -- files -------------------------------------------------------------------------------
@@ -175,13 +170,25 @@ class SummaryWriter:
         except WriterClosedError:  # close() in another thread won the race: log to the new file
             self._get_file_writer().write_record(record)
 
+    def _step(self, global_step: Any) -> Optional[int]:
+        """The step rule (:func:`eventwriter.stamps.event_step`), warning once per writer on truncation."""
+        return event_step(global_step, None if self._step_warned else self._on_truncated_step)
+
+    def _on_truncated_step(self, global_step: Any, step: int) -> None:
+        self._step_warned = True
+        truncation_warning(global_step, step)
+
+    def _log(self, build: Any, tag: str, global_step: Any, walltime: Any, *args: Any, **kwargs: Any) -> None:
+        """Check ``tag``, build the Summary with ``build(tag, *args, **kwargs)`` and write it."""
+        self._write_summary(build(_check_tag(tag), *args, **kwargs), global_step, walltime)
+
     def get_logdir(self) -> str:
         """Return the directory where event files are written."""
         return self.log_dir
 
     def _write_summary(self, summary: Any, global_step: Any = None, walltime: Any = None) -> None:
         """Wrap a Summary message in an Event and queue it (wire-identical to Event(summary=...))."""
-        self._write_summary_bytes(summary.SerializeToString(), event_step(global_step), event_wall_time(walltime))
+        self._write_summary_bytes(summary.SerializeToString(), self._step(global_step), event_wall_time(walltime))
 
     def _write_summary_bytes(self, body: bytes, step: Optional[int], wall_time: float) -> None:
         self._write_record(encode_record(wire.summary_event(wall_time, step, body)))
@@ -218,13 +225,13 @@ class SummaryWriter:
 
             _check_tag(tag)
             summary = scalar_summary(tag, scalar_value, new_style=True, double_precision=double_precision)
-            step = event_step(global_step)
+            step = self._step(global_step)
             self._write_summary_bytes(summary.SerializeToString(), step, event_wall_time(walltime))
             self._note_step(tag, step)
             return
         value = scalar_value if type(scalar_value) is float else _to_float(scalar_value)
         prefix = self._scalar_prefixes.get(tag) or self._scalar_prefix(tag)
-        step = global_step if global_step is None or type(global_step) is int else event_step(global_step)
+        step = global_step if global_step is None or type(global_step) is int else self._step(global_step)
         wall_time = _now() if walltime is None else event_wall_time(walltime)
         self._write_record(encode_record(_event_prefix(wall_time, step) + prefix + _float32_bytes(value)))
         steps = self._last_scalar_step
@@ -274,7 +281,7 @@ class SummaryWriter:
         if not hasattr(tag_scalar_dict, "items"):
             raise TypeError(f"tag_scalar_dict must be a dict of str to numbers, got {type(tag_scalar_dict).__name__}")
         items = [(_check_tag(key, "tag_scalar_dict key"), _to_float(value, f"tag_scalar_dict[{key!r}]")) for key, value in tag_scalar_dict.items()]
-        step = event_step(global_step)
+        step = self._step(global_step)
         wall_time = event_wall_time(walltime)
         head = wire.event_prefix(wall_time, step) + wire.simple_value_prefix(main_tag)
         base = self._get_file_writer().get_logdir()
@@ -304,7 +311,7 @@ class SummaryWriter:
         """
         from .text import text_summary
 
-        self._write_summary(text_summary(_check_tag(tag), text_string), global_step, walltime)
+        self._log(text_summary, tag, global_step, walltime, text_string)
 
     def add_tensor(self, tag: str, tensor: Any, global_step: Optional[int] = None, walltime: Optional[float] = None) -> None:
         """Log a raw tensor (plugin ``tensor``: stored, readable by the loaders, shown by no dashboard).
@@ -314,7 +321,7 @@ class SummaryWriter:
         """
         from .tensors import tensor_summary
 
-        self._write_summary(tensor_summary(_check_tag(tag), tensor), global_step, walltime)
+        self._log(tensor_summary, tag, global_step, walltime, tensor)
 
     def add_histogram(
         self,
@@ -332,7 +339,7 @@ class SummaryWriter:
         """
         from .histogram import histogram_summary
 
-        self._write_summary(histogram_summary(_check_tag(tag), values, bins=bins, max_bins=max_bins), global_step, walltime)
+        self._log(histogram_summary, tag, global_step, walltime, values, bins=bins, max_bins=max_bins)
 
     def add_histogram_raw(
         self,
@@ -354,8 +361,7 @@ class SummaryWriter:
         """
         from .histogram import histogram_raw_summary
 
-        summary = histogram_raw_summary(_check_tag(tag), min, max, num, sum, sum_squares, bucket_limits, bucket_counts)
-        self._write_summary(summary, global_step, walltime)
+        self._log(histogram_raw_summary, tag, global_step, walltime, min, max, num, sum, sum_squares, bucket_limits, bucket_counts)
 
     # -- images, video, audio ----------------------------------------------------------------
 
@@ -374,7 +380,7 @@ class SummaryWriter:
         """
         from .image import image_summary
 
-        self._write_summary(image_summary(_check_tag(tag), img_tensor, dataformats=dataformats), global_step, walltime)
+        self._log(image_summary, tag, global_step, walltime, img_tensor, dataformats=dataformats)
 
     def add_images(
         self,
@@ -391,7 +397,7 @@ class SummaryWriter:
         """
         from .image import images_summary
 
-        self._write_summary(images_summary(_check_tag(tag), img_tensor, dataformats=dataformats), global_step, walltime)
+        self._log(images_summary, tag, global_step, walltime, img_tensor, dataformats=dataformats)
 
     def add_image_with_boxes(
         self,
@@ -411,10 +417,10 @@ class SummaryWriter:
         """
         from .image import image_with_boxes_summary
 
-        summary = image_with_boxes_summary(
-            _check_tag(tag), img_tensor, box_tensor, labels=labels, dataformats=dataformats, rescale=rescale
+        self._log(
+            image_with_boxes_summary, tag, global_step, walltime,
+            img_tensor, box_tensor, labels=labels, dataformats=dataformats, rescale=rescale,
         )
-        self._write_summary(summary, global_step, walltime)
 
     def add_figure(
         self,
@@ -427,7 +433,7 @@ class SummaryWriter:
         """Log a matplotlib figure (or a list of figures, as a grid); closes them unless ``close=False``."""
         from .image import figure_summary
 
-        self._write_summary(figure_summary(_check_tag(tag), figure, close=close), global_step, walltime)
+        self._log(figure_summary, tag, global_step, walltime, figure, close=close)
 
     def add_video(
         self,
@@ -444,7 +450,7 @@ class SummaryWriter:
         """
         from .video import video_summary
 
-        self._write_summary(video_summary(_check_tag(tag), vid_tensor, fps=fps), global_step, walltime)
+        self._log(video_summary, tag, global_step, walltime, vid_tensor, fps=fps)
 
     def add_audio(
         self,
@@ -461,7 +467,7 @@ class SummaryWriter:
         """
         from .audio import audio_summary
 
-        self._write_summary(audio_summary(_check_tag(tag), snd_tensor, sample_rate=sample_rate), global_step, walltime)
+        self._log(audio_summary, tag, global_step, walltime, snd_tensor, sample_rate=sample_rate)
 
     # -- PR curves, meshes, custom scalars, hparams --------------------------------------------
 
@@ -484,8 +490,7 @@ class SummaryWriter:
         """
         from .pr_curve import pr_curve_summary
 
-        summary = pr_curve_summary(_check_tag(tag), labels, predictions, num_thresholds=num_thresholds, weights=weights)
-        self._write_summary(summary, global_step, walltime)
+        self._log(pr_curve_summary, tag, global_step, walltime, labels, predictions, num_thresholds=num_thresholds, weights=weights)
 
     def add_pr_curve_raw(
         self,
@@ -508,8 +513,11 @@ class SummaryWriter:
         """
         from .pr_curve import pr_curve_raw_summary
 
-        summary = pr_curve_raw_summary(
-            _check_tag(tag),
+        self._log(
+            pr_curve_raw_summary,
+            tag,
+            global_step,
+            walltime,
             true_positive_counts,
             false_positive_counts,
             true_negative_counts,
@@ -519,7 +527,6 @@ class SummaryWriter:
             num_thresholds=num_thresholds,
             weights=weights,
         )
-        self._write_summary(summary, global_step, walltime)
 
     def add_custom_scalars_multilinechart(self, tags: List[str], category: str = "default", title: str = "untitled") -> None:
         """Add a Custom Scalars chart drawing the given scalar tags (regular expressions) as lines."""
@@ -564,8 +571,7 @@ class SummaryWriter:
         """
         from .mesh import mesh_summary
 
-        summary = mesh_summary(_check_tag(tag), vertices, colors=colors, faces=faces, config_dict=config_dict)
-        self._write_summary(summary, global_step, walltime)
+        self._log(mesh_summary, tag, global_step, walltime, vertices, colors=colors, faces=faces, config_dict=config_dict)
 
     def add_hparams(
         self,
@@ -588,33 +594,20 @@ class SummaryWriter:
         Raises:
             TypeError: ``hparam_dict``/``metric_dict`` are not dicts, or a value of an unsupported type.
         """
-        from .hparams import hparams_summaries
+        from .hparams import RunHparams
 
-        if not isinstance(hparam_dict, dict) or not isinstance(metric_dict, dict):
-            raise TypeError("hparam_dict and metric_dict must both be dicts")
-        summaries = hparams_summaries(hparam_dict, metric_dict, hparam_domain_discrete)
-        metrics = [(_check_tag(k, "metric_dict key"), _to_float(v, f"metric_dict[{k!r}]")) for k, v in metric_dict.items()]
-        step = event_step(global_step)
+        if self._run_hparams is None:
+            self._run_hparams = RunHparams()
+        step = self._step(global_step)
         wall_time = time.time()
         if run_name is None:
-            # TensorBoard takes a tag's metadata from its first occurrence in a run, so hparams
-            # written here a second time would be ignored: later calls only update the metrics.
-            if self._run_hparams is None:
-                self._run_hparams = dict(hparam_dict)
-                for summary in summaries:
-                    self._write_summary_bytes(summary.SerializeToString(), step, wall_time)
-            elif self._run_hparams != hparam_dict:
-                warnings.warn(
-                    "add_hparams: this run already has hyperparameters and TensorBoard shows only the "
-                    "first set; only the metrics were updated. Pass run_name=... for a separate session.",
-                    stacklevel=2,
-                )
-            for tag, value in metrics:
-                # A metric tag already logged here keeps its history: write at its latest step
-                # (TensorBoard's default loader would drop every later point if we wrote step 0).
-                metric_step = step if step is not None else self._latest_step(tag)
+            summaries, metrics = self._run_hparams.own_run(hparam_dict, metric_dict, hparam_domain_discrete, step, self._latest_step)
+            for summary in summaries:
+                self._write_summary_bytes(summary.SerializeToString(), step, wall_time)
+            for tag, value, metric_step in metrics:
                 self.add_scalar(tag, value, metric_step, wall_time)
             return
+        summaries, metrics = RunHparams.sub_run(hparam_dict, metric_dict, hparam_domain_discrete, step)
         run_dir = self._storage.join(self._get_file_writer().get_logdir(), _check_tag(run_name, "run_name"))
         with SummaryWriter(
             log_dir=run_dir, filename_suffix=self.filename_suffix, flush_secs=self.flush_secs,
@@ -622,8 +615,8 @@ class SummaryWriter:
         ) as sub:
             for summary in summaries:
                 sub._write_summary_bytes(summary.SerializeToString(), step, wall_time)
-            for tag, value in metrics:
-                sub.add_scalar(tag, value, step, wall_time)
+            for tag, value, metric_step in metrics:
+                sub.add_scalar(tag, value, metric_step, wall_time)
 
     # -- graphs and embeddings -----------------------------------------------------------------
 
@@ -691,7 +684,7 @@ class SummaryWriter:
             storage=self._storage,
             metadata=metadata,
             label_img=label_img,
-            global_step=event_step(global_step),
+            global_step=self._step(global_step),
             tag=_check_tag(tag),
             metadata_header=metadata_header,
             lock_timeout=self._lock_timeout,

@@ -17,7 +17,8 @@ import pytest
 from PIL import Image
 
 from eventwriter import SummaryWriter
-from eventwriter.image import encode_png, image_summary, image_with_boxes_summary, images_summary
+from eventwriter.image import image_summary, image_with_boxes_summary, images_summary
+from eventwriter.png import encode_png
 from tbutil import plugin_accumulator, plugins_by_tag, tensor_values, write_both
 
 torch = pytest.importorskip("torch")

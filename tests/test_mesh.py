@@ -76,7 +76,7 @@ def test_one_event_with_parts_in_torch_order_and_bitmask():
         ({"vertices": np.zeros((6, 3))}, ValueError, r"vertices must have shape \(B, N, 3\), got \(6, 3\)"),
         ({"vertices": np.zeros((1, 6, 2))}, ValueError, r"vertices must have shape \(B, N, 3\)"),
         ({"vertices": np.full((1, 2, 3), np.nan)}, ValueError, "vertices must be finite"),
-        ({"vertices": np.array([[["a", "b", "c"]]])}, TypeError, "vertices must be real numbers"),
+        ({"vertices": np.array([[["a", "b", "c"]]])}, TypeError, "vertices must hold real numbers"),
         ({"faces": np.zeros((2, 3, 3))}, ValueError, "faces must have the vertices' batch size 1"),
         ({"faces": np.array([[[0, 1, 9]]])}, ValueError, "faces must index the 4 vertices"),
         ({"faces": np.array([[[0, 1, -1]]])}, ValueError, "faces must index the 4 vertices"),

@@ -108,7 +108,7 @@ def test_large_weighted_input_sums_like_numpy_blocks():
         ({"predictions": [0, 2, 1, 0]}, ValueError, r"predictions must be in \[0, 1\]"),
         ({"labels": [1.0, np.nan, 0.0, 1.0]}, ValueError, "labels must not contain NaN"),
         ({"labels": [2, 0, 1, 1]}, ValueError, r"labels must be in \[0, 1\]"),
-        ({"labels": ["a", "b", "c", "d"]}, TypeError, "labels must be real numbers"),
+        ({"labels": ["a", "b", "c", "d"]}, TypeError, "labels must hold real numbers"),
         ({"labels": [], "predictions": []}, ValueError, "must not be empty"),
         ({"weights": [1.0, 1.0]}, ValueError, "weights must be one number or have one element per label"),
         ({"weights": [1.0, -1.0, 1.0, 1.0]}, ValueError, "weights must be finite and non-negative"),
@@ -155,7 +155,7 @@ def test_pr_curve_raw_bad_input():
         pr_curve_raw_summary("raw", *good[:4], np.arange(4), np.arange(5))
     with pytest.raises(ValueError, match="recall must be a non-empty 1-D array"):
         pr_curve_raw_summary("raw", *good[:5], np.ones((5, 1)))
-    with pytest.raises(TypeError, match="precision must be real numbers"):
+    with pytest.raises(TypeError, match="precision must hold real numbers"):
         pr_curve_raw_summary("raw", *good[:4], ["x"] * 5, np.arange(5))
     with pytest.raises(ValueError, match="num_thresholds must be at least 2"):
         pr_curve_raw_summary("raw", *good, num_thresholds=0)

@@ -21,7 +21,7 @@ from PIL import Image
 from tensorboard.plugins.projector import projector_config_pb2
 
 from eventwriter import SummaryWriter
-from eventwriter import tsv
+from eventwriter import float_repr
 from eventwriter.graph import graph_events
 from eventwriter.projector import EMPTY_LABEL, write_embedding
 
@@ -107,8 +107,13 @@ def test_files_and_config_match_torch(tmp_path):
         np.concatenate([(np.arange(300 * 784).reshape(300, 784) % 256 / 255).astype(np.float32), [[0.1] * 784]]),
         np.maximum(np.random.default_rng(6).standard_normal((100, 700)).astype(np.float32), 0),  # half zeros
         (np.random.default_rng(7).standard_normal((50, 40)) * 10.0 ** np.random.default_rng(8).integers(-8, 20, (50, 40))),
+        np.random.default_rng(9).integers(-20000, 20000, (100, 700)).astype(np.float32),  # whole numbers
+        np.random.default_rng(10).integers(0, 10**9, (40, 30)) * 10.0 ** np.random.default_rng(11).integers(0, 8, (40, 30)),
     ],
-    ids=["float32", "float64", "float16", "special", "int64", "pixels", "pixels-and-outlier", "relu", "wide-range"],
+    ids=[
+        "float32", "float64", "float16", "special", "int64", "pixels", "pixels-and-outlier", "relu", "wide-range",
+        "whole-float32", "whole-float64",
+    ],
 )
 def test_tensors_tsv_text_equals_torch(tmp_path, values):
     theirs, ours = _both(tmp_path, mat=values)
@@ -130,15 +135,17 @@ def test_fast_float_formatting_equals_repr():
         np.array([round(float(v), int(d)) for v, d in zip(rng.standard_normal(20_000), rng.integers(0, 9, 20_000))]),
         np.ldexp(1.0, np.arange(-1074, 1024)).astype(np.float64),  # powers of two
         np.array([10.0**e for e in range(-320, 309)] + [9.999999999999999e22, 0.30000000000000004, 2 / 3]),
+        rng.integers(-(10**6), 10**6, 100_000).astype(np.float64),  # whole numbers take their own path
+        np.array([0.0, -0.0, 1.0, -100.0, 2.0**53, 2.0**53 + 2, 9999999999999998.0, 1e15, 1e16, 1e17, 123e10]),
     ]
     for x in samples:
         seps = np.full(x.size, 9, dtype=np.uint8)
         expected = "".join(repr(float(v)) + "\t" for v in x.tolist()).encode()
-        assert tsv._format_values(x, seps) == expected
+        assert float_repr.format_values(x, seps) == expected
         with np.errstate(invalid="ignore", over="ignore"):
             from_float32 = np.array_equal(x.astype(np.float32).astype(np.float64), x, equal_nan=True)
         if from_float32:  # the shortcut product for values with at most 24 significant bits
-            assert tsv._format_values(x, seps, narrow=True) == expected
+            assert float_repr.format_values(x, seps, narrow=True) == expected
 
 
 def test_sprite_equals_torch_for_any_count(tmp_path):
@@ -182,6 +189,27 @@ def test_sprite_shrunk_below_8192_px(tmp_path):
         r, c = divmod(i, 2)
         cell = sprite[r * cell_h:(r + 1) * cell_h, c * cell_w:(c + 1) * cell_w]
         assert (cell == int(float(values[i, 0, 0, 0]) * 255)).all()
+
+
+def test_sprite_shrink_averages_each_thumbnail_alone(tmp_path):
+    # 4 cells of 8 x 8192 must halve to 4 x 4096: each output pixel is the mean of a 2 x 2 block of
+    # its own thumbnail (test_sprite_shrunk_below_8192_px checks that cells do not blend)
+    n, height, width = 4, 8192, 8
+    rng = np.random.default_rng(9)
+    images = rng.integers(0, 256, (n, 3, height, width), dtype=np.uint8)
+    with SummaryWriter(str(tmp_path)) as w, pytest.warns(UserWarning, match="shrunk"):
+        w.add_embedding(np.ones((n, 2)), label_img=images)
+    entry = _entries(tmp_path)["default:00000"]
+    assert list(entry.sprite.single_image_dim) == [4, 4096]
+    sprite = _pixels(tmp_path, entry.sprite.image_path)
+    for i in range(n):
+        r, c = divmod(i, 2)
+        cell = sprite[r * 4096:(r + 1) * 4096, c * 4:(c + 1) * 4].astype(np.float64)
+        blocks = images[i].transpose(1, 2, 0).reshape(4096, 2, 4, 2, 3).mean(axis=(1, 3))
+        # Pillow's box filter works in two 8-bit passes (rows, then columns), rounding halves up
+        # after each, so a result can be 1 away from the exact mean (a nearest-neighbour or
+        # cross-cell filter would be off by tens on random pixels)
+        assert np.abs(cell - blocks).max() <= 1.0, i
 
 
 def test_metadata_rows_never_break(tmp_path):
@@ -257,7 +285,7 @@ def test_bad_input_raises_and_writes_nothing(tmp_path, kwargs, error, match):
 
 def test_write_embedding_checks_step_and_logdir(tmp_path):
     with pytest.raises(TypeError, match="global_step"):
-        write_embedding(str(tmp_path), np.ones((2, 2)), global_step=1.5)
+        write_embedding(str(tmp_path), np.ones((2, 2)), global_step="1")  # a float truncates: tests/test_steps.py
     assert os.listdir(tmp_path) == []
     write_embedding(tmp_path, np.ones((2, 2)), global_step=np.int64(-3))  # os.PathLike, numpy int
     assert list(_entries(tmp_path)) == ["default:-0003"]  # torch: str(step).zfill(5)
