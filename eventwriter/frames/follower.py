@@ -1,0 +1,3 @@
+"""placeholder"""
+class Follower:  # replaced below
+    pass
