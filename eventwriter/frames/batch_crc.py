@@ -56,10 +56,16 @@ def crc32c_rows(rows: np.ndarray) -> np.ndarray:
     """CRC-32C of each row of a 2-D ``uint8`` array (every row is one byte string), as ``uint32``."""
     if rows.ndim != 2 or rows.dtype != np.uint8:
         raise TypeError(f"rows must be a 2-D uint8 array, got {rows.dtype} with shape {rows.shape}")
-    n, length = rows.shape
+    return crc32c_columns(np.ascontiguousarray(rows.T))
+
+
+def crc32c_columns(columns: np.ndarray) -> np.ndarray:
+    """CRC-32C of each column of a 2-D ``uint8`` array (``length × n``: byte ``j`` of every string in row ``j``)."""
+    if columns.ndim != 2 or columns.dtype != np.uint8:
+        raise TypeError(f"columns must be a 2-D uint8 array, got {columns.dtype} with shape {columns.shape}")
+    length, n = columns.shape
     tables, zero_crc = _position_tables(length)
     out = np.full(n, zero_crc, dtype=np.uint32)
-    columns = np.ascontiguousarray(rows.T)  # one contiguous column per position: faster look-ups
     for j in range(length):
         out ^= tables[j].take(columns[j])
     return out
@@ -74,3 +80,8 @@ def mask(crc: np.ndarray) -> np.ndarray:
 def masked_crc32c_rows(rows: np.ndarray) -> np.ndarray:
     """Masked CRC-32C of each row of a 2-D ``uint8`` array, as stored in TFRecord footers."""
     return mask(crc32c_rows(rows))
+
+
+def masked_crc32c_columns(columns: np.ndarray) -> np.ndarray:
+    """Masked CRC-32C of each column of a ``length × n`` ``uint8`` array."""
+    return mask(crc32c_columns(columns))

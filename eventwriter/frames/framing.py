@@ -23,7 +23,7 @@ import numpy as np
 
 from ..crc import masked_crc32c
 from ..record import HEADER_SIZE, MAX_RECORD_LENGTH
-from .batch_crc import masked_crc32c_rows
+from .batch_crc import masked_crc32c_columns
 
 _U64 = struct.Struct("<Q")
 _FRAMING = HEADER_SIZE + 4  # header + footer bytes around each payload
@@ -49,9 +49,25 @@ class Framing:
     damage: Optional[Tuple[str, int, str]]
 
 
-def _gather(buf: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
-    """Rows of ``width`` bytes starting at each of ``starts`` (a copy, ``len(starts) × width``)."""
-    return buf[starts[:, None] + np.arange(width, dtype=np.int64)]
+def _u32_at(buf: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Little-endian uint32 at each byte offset of ``starts``."""
+    out = buf.take(starts).astype(np.uint32)
+    for k in (1, 2, 3):
+        out |= buf.take(starts + k).astype(np.uint32) << np.uint32(8 * k)
+    return out
+
+
+def _u64_at(buf: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Little-endian uint64 at each byte offset of ``starts``."""
+    return _u32_at(buf, starts).astype(np.uint64) | (_u32_at(buf, starts + 4).astype(np.uint64) << np.uint64(32))
+
+
+def _columns_at(buf: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """``width × n`` bytes: row ``j`` holds byte ``j`` after each start (one take per row)."""
+    out = np.empty((width, len(starts)), np.uint8)
+    for j in range(width):
+        buf.take(starts + j, out=out[j])
+    return out
 
 
 def _period(history: List[int]) -> int:
@@ -85,7 +101,7 @@ def _walk(buf: np.ndarray, start: int) -> Tuple[np.ndarray, np.ndarray, int]:
                 within = np.concatenate(([0], np.cumsum(steps)[:-1]))
                 starts = (pos + np.arange(cycles, dtype=np.int64)[:, None] * cycle + within).ravel()
                 expected = np.tile(pattern, cycles)
-                found = _gather(buf, starts, 8).view("<u8").ravel()
+                found = _u64_at(buf, starts)
                 bad = np.flatnonzero(found != expected.astype(np.uint64))
                 good = int(bad[0]) if len(bad) else len(starts)
                 if good:
@@ -123,18 +139,12 @@ def _walk(buf: np.ndarray, start: int) -> Tuple[np.ndarray, np.ndarray, int]:
     return np.zeros(0, np.int64), np.zeros(0, np.int64), pos
 
 
-def _header_crc_ok(buf: np.ndarray, offsets: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    stored = _gather(buf, offsets + 8, 4).view("<u4").ravel()
-    unique, inverse = np.unique(lengths, return_inverse=True)
-    expected = np.array([masked_crc32c(_U64.pack(int(n))) for n in unique], dtype=np.uint32)
-    return stored == expected[inverse]
-
-
 def payload_groups(lengths: np.ndarray) -> List[Tuple[int, np.ndarray]]:
     """Group record indices by payload length: ``[(length, indices), ...]``."""
     if not len(lengths):
         return []
-    order = np.argsort(lengths, kind="stable")  # stable: each group stays in file order
+    # Stable, so each group stays in file order; 16-bit keys get numpy's linear-time radix sort.
+    order = np.argsort(lengths.astype(np.uint16) if lengths.max() < 65536 else lengths, kind="stable")
     sorted_lengths = lengths[order]
     bounds = [0, *(np.flatnonzero(np.diff(sorted_lengths)) + 1).tolist(), len(order)]
     return [(int(sorted_lengths[a]), order[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
@@ -144,13 +154,13 @@ def check_payloads(buf: np.ndarray, offsets: np.ndarray, length: int, index: np.
     """Check the payload CRCs of records ``index`` (all of payload ``length``).
 
     Returns a boolean array (CRC sound) and, when the records were checked in a batch, their
-    ``n × length`` payload matrix so that decoders can reuse it.
+    payloads as a ``length × n`` byte matrix (one row per byte position) for decoders to reuse.
     """
     starts = offsets[index] + HEADER_SIZE
-    stored = _gather(buf, starts + length, 4).view("<u4").ravel()
+    stored = _u32_at(buf, starts + length)
     if len(index) >= _MIN_BATCH_ROWS and length <= _MAX_BATCH_LENGTH:
-        matrix = _gather(buf, starts, length)
-        return masked_crc32c_rows(matrix) == stored, matrix
+        columns = _columns_at(buf, starts, length)
+        return masked_crc32c_columns(columns) == stored, columns
     raw = buf.data
     computed = np.fromiter(
         (masked_crc32c(raw[s : s + length]) for s in starts.tolist()), dtype=np.uint32, count=len(starts)
@@ -162,18 +172,23 @@ def frame(buf: np.ndarray, start: int = 0) -> Tuple[Framing, List[Tuple[int, np.
     """Frame ``buf`` (uint8) from byte ``start`` and check every CRC.
 
     Returns the :class:`Framing` and, per payload length, ``(length, record indices, payload
-    matrix or None)`` covering exactly the sound records.
+    columns or None)`` covering exactly the sound records (see :func:`check_payloads`).
     """
     offsets, lengths, stop = _walk(buf, start)
     damage: Optional[Tuple[str, int, str]] = None
     cut = len(offsets)
-    header_ok = _header_crc_ok(buf, offsets, lengths) if len(offsets) else np.zeros(0, bool)
-    bad = np.flatnonzero(~header_ok)
-    if len(bad):
-        cut = int(bad[0])
-        damage = ("bad length CRC", int(offsets[cut]), "the length field does not match its CRC")
+    all_groups = payload_groups(lengths)
+    for length, index in all_groups:  # length CRCs: one expected value per distinct length
+        stored = _u32_at(buf, offsets[index] + 8)
+        bad = np.flatnonzero(stored != masked_crc32c(_U64.pack(length)))
+        if len(bad) and int(index[bad[0]]) < cut:
+            cut = int(index[bad[0]])
+            damage = ("bad length CRC", int(offsets[cut]), "the length field does not match its CRC")
     groups = []
-    for length, index in payload_groups(lengths[:cut]):
+    for length, index in all_groups:
+        index = index[index < cut]
+        if not len(index):
+            continue
         ok, matrix = check_payloads(buf, offsets, length, index)
         if not ok.all():
             first = int(index[np.flatnonzero(~ok)[0]])
@@ -202,7 +217,7 @@ def frame(buf: np.ndarray, start: int = 0) -> Tuple[Framing, List[Tuple[int, np.
             if sel.all():
                 keep.append((length, index, matrix))
             elif sel.any():
-                keep.append((length, index[sel], None if matrix is None else matrix[sel]))
+                keep.append((length, index[sel], None if matrix is None else np.ascontiguousarray(matrix[:, sel])))
         groups = keep
         end = int(offsets[cut])
         offsets, lengths = offsets[:cut], lengths[:cut]
