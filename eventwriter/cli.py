@@ -150,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="report every bad file instead of stopping at the first")
     p.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     p.set_defaults(func=_cmd_verify)
+    from .export import add_commands
+
+    add_commands(sub)
     return parser
 
 
