@@ -97,7 +97,17 @@ def write_table(frame: Any, output: str) -> None:
                 flat[name] = [json.dumps(v) if isinstance(v, list) else v for v in flat[name]]
         flat.to_csv(output, index=False)
     else:
-        _jsonable_frame(frame).to_json(output, orient="records", lines=True)
+        import json
+
+        import numpy as np
+
+        # json's float repr round-trips exactly (pandas' to_json keeps only 10 digits by default).
+        flat = _jsonable_frame(frame)
+        columns = list(flat.columns)
+        values = [flat[c].astype(object).tolist() if flat[c].dtype != object else flat[c].tolist() for c in columns]
+        with open(output, "w", encoding="utf-8") as out:
+            for row in zip(*values):
+                out.write(json.dumps({c: (v.item() if isinstance(v, np.generic) else v) for c, v in zip(columns, row)}) + "\n")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
