@@ -195,6 +195,12 @@ def read_chunk(
         all_summary_step = np.array(summary_step, np.int64)
     order = np.argsort(all_summary_rec, kind="stable")
     chunk.summary_rec, chunk.summary_step = all_summary_rec[order], all_summary_step[order]
+    versions = chunk.file_versions
+    first_summary = int(chunk.summary_rec[0]) if len(chunk.summary_rec) else n_records
+    if versions and versions[0][0] < first_summary and all(v >= 2 for _, v in versions) and len(chunk.summary_rec) > 1:
+        # Every summary event here is read under file_version >= 2, where steps going back purge
+        # nothing: only the last step matters (it carries over to the next file).
+        chunk.summary_rec, chunk.summary_step = chunk.summary_rec[-1:], chunk.summary_step[-1:]
 
     name_of = [t for t, _ in sorted(tag_codes.items(), key=lambda kv: kv[1])]
     chunk.tags = name_of
@@ -221,7 +227,7 @@ def read_chunk(
         chunk.columns = {name: [r[j] for r in s_cols] for j, name in enumerate(spec.columns)}
         if kind == "scalars":
             chunk.columns = {"value": np.array(chunk.columns["value"], np.float64)}
-    rec = np.concatenate(parts_rec)
+    rec = np.concatenate(parts_rec).astype(np.int32)  # records of one file fit in 32 bits
     chunk.rec, chunk.tag = rec, np.concatenate(parts_tag)
     chunk.step, chunk.wall_time = np.concatenate(parts_step), np.concatenate(parts_wall)
 

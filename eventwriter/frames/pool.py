@@ -70,17 +70,23 @@ def read_jobs(
     storage_options: Optional[Mapping[str, Any]],
     workers: Optional[int],
     progress: Optional[Callable[[int], None]] = None,
+    consume: Optional[Callable[[int, FileChunk], None]] = None,
 ) -> List[FileChunk]:
     """Decode every job, in worker processes when it pays; results in job order.
 
-    ``progress(bytes)`` is called as each file is done.
+    ``progress(bytes)`` is called as each file is done. With ``consume(index, chunk)``, each
+    result is handed over as soon as it is ready and not kept (the returned list is empty).
     """
     size = default_workers() if workers is None else workers
     size = min(size, len(jobs))
     if size <= 1 or (workers is None and sum(sizes) < _MIN_PARALLEL_BYTES):
         out = []
-        for job, nbytes in zip(jobs, sizes):
-            out.append(read_job(job, kind, tags, payload, storage_options))
+        for i, (job, nbytes) in enumerate(zip(jobs, sizes)):
+            chunk = read_job(job, kind, tags, payload, storage_options)
+            if consume:
+                consume(i, chunk)
+            else:
+                out.append(chunk)
             if progress:
                 progress(nbytes)
         return out
@@ -90,7 +96,11 @@ def read_jobs(
     futures = {i: executor.submit(read_job, jobs[i], kind, tags, payload, storage_options) for i in order}
     results: List[Any] = [None] * len(jobs)
     for i in order:
-        results[i] = futures[i].result()
+        chunk = futures.pop(i).result()
+        if consume:
+            consume(i, chunk)
+        else:
+            results[i] = chunk
         if progress:
             progress(sizes[i])
-    return results
+    return [] if consume else results

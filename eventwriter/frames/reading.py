@@ -99,17 +99,30 @@ def read_columns(
             jobs.append((path, 0))
             owner.append((run, number))
     sizes = [file_size(path, storage_options) for path, _ in jobs]
-    chunks = read_jobs(jobs, sizes, kind, tag_filter, payload, storage_options, workers, progress)
-    by_run: Dict[str, List[Tuple[int, FileChunk]]] = {run: [] for run in files}
-    for (run, number), chunk in zip(owner, chunks):
+    pending: Dict[str, List[Tuple[int, FileChunk]]] = {run: [] for run in files}
+    remaining = {run: len(paths) for run, paths in files.items()}
+    done: Dict[str, RunRows] = {}
+
+    def take(i: int, chunk: FileChunk) -> None:
+        # Resolve a run as soon as its last file is in, so decoded files are not all held at once.
+        run, number = owner[i]
         report_damage(chunk, on_damage)
-        by_run[run].append((number, chunk))
-    parts: List[Tuple[str, RunRows]] = []
-    for run, run_chunks in by_run.items():
-        state = RunState()
+        pending[run].append((number, chunk))
+        remaining[run] -= 1
+        if remaining[run] == 0:
+            state = RunState()
+            if states is not None:
+                states[run] = state
+            run_chunks = sorted(pending.pop(run), key=lambda nc: nc[0])
+            done[run] = resolve(run_chunks, state, spec.wants)
+
+    for run in [r for r, n in remaining.items() if n == 0]:
+        take_empty = RunState()
         if states is not None:
-            states[run] = state
-        parts.append((run, resolve(run_chunks, state, spec.wants)))
+            states[run] = take_empty
+        done[run] = resolve([], take_empty, spec.wants)
+    read_jobs(jobs, sizes, kind, tag_filter, payload, storage_options, workers, progress, take)
+    parts: List[Tuple[str, RunRows]] = [(run, done[run]) for run in files]
     return finish(parts, kind)
 
 

@@ -66,7 +66,7 @@ def resolve(chunks: Sequence[Tuple[int, FileChunk]], state: RunState, wants) -> 
     for number, chunk in chunks:
         base = np.int64(number << SEQ_SHIFT)
         remap = np.array([index.setdefault(t, len(index)) for t in chunk.tags] or [0], dtype=np.int32)
-        seqs.append(chunk.rec + base)
+        seqs.append(chunk.rec.astype(np.int64) + base)
         tags.append(remap[chunk.tag] if len(chunk.tag) else chunk.tag)
         steps.append(chunk.step)
         walls.append(chunk.wall_time)
@@ -90,7 +90,7 @@ def resolve(chunks: Sequence[Tuple[int, FileChunk]], state: RunState, wants) -> 
         else:
             merged[name] = [x for p in parts for x in p]
 
-    keep = np.ones(len(seq), bool)
+    keep = np.ones(len(step), bool)
     # File version in force at any seq (a file_version event takes effect at its own record).
     fv_seq_a = np.array(fv_seq, np.int64)
 
@@ -137,4 +137,16 @@ def resolve(chunks: Sequence[Tuple[int, FileChunk]], state: RunState, wants) -> 
         for name, col in merged.items():
             merged[name] = col[idx] if isinstance(col, np.ndarray) else [col[i] for i in idx.tolist()]  # type: ignore[index]
     plugins = {t: state.tag_meta[t][1] for t in names if t in state.tag_meta}
-    return RunRows(names, tag, step, wall, seq, merged, plugins)
+    # Rows by tag name, read order within a tag (stable; 16-bit keys use numpy's radix sort).
+    rank = np.argsort(np.argsort(np.array(names, dtype=object))).astype(np.int32) if names else np.zeros(0, np.int32)
+    sorted_names = sorted(names)
+    if len(tag):
+        key = rank[tag]
+        tag = key
+        if (np.diff(key) < 0).any():
+            order = np.argsort(key.astype(np.uint16) if len(names) < 65536 else key, kind="stable")
+            seq, tag, step, wall = seq[order], tag[order], step[order], wall[order]
+            for name, col in merged.items():
+                merged[name] = col[order] if isinstance(col, np.ndarray) else [col[i] for i in order.tolist()]  # type: ignore[index]
+    del seq  # only the purges needed it
+    return RunRows(sorted_names, tag, step, wall, np.zeros(0, np.int64), merged, plugins)

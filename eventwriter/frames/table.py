@@ -35,7 +35,7 @@ def combine(parts: Sequence[Tuple[str, RunRows]], kind_columns: Sequence[str], e
     cols: Dict[str, List[Any]] = {c: [] for c in kind_columns}
     for r, (_, rows) in enumerate(parts):
         remap = np.array([tag_index[t] for t in rows.tag] or [0], dtype=np.int32)
-        run_codes.append(np.full(len(rows.step), r, np.int32))
+        run_codes.append(np.full(len(rows.step), r, np.int16 if len(parts) < 32768 else np.int32))
         tag_codes.append(remap[rows.tag_code] if len(rows.tag_code) else rows.tag_code.astype(np.int32))
         steps.append(rows.step)
         walls.append(rows.wall_time)
@@ -52,16 +52,7 @@ def combine(parts: Sequence[Tuple[str, RunRows]], kind_columns: Sequence[str], e
             data[c] = np.concatenate(pieces)
         else:
             data[c] = [x for p in pieces for x in p]
-    # Stable sort by (run, tag); 16-bit keys let numpy use a linear-time radix sort.
-    key = run_code.astype(np.int64) * max(len(all_tags), 1) + tag_code
-    if len(key) and (np.diff(key) < 0).any():
-        if key.max() < 65536:
-            order = np.argsort(key.astype(np.uint16), kind="stable")
-        else:
-            order = np.argsort(key, kind="stable")
-        run_code, tag_code = run_code[order], tag_code[order]
-        for c, col in data.items():
-            data[c] = col[order] if isinstance(col, np.ndarray) else [col[i] for i in order.tolist()]
+    # Each run's rows are already ordered by tag, then read order (runs.resolve).
     if extra:
         data.update(extra)
     return Columns(runs, run_code, all_tags, tag_code, data)
