@@ -100,9 +100,9 @@ def read_chunk(
     tag_codes: Dict[str, int] = {}
     for recs, rows in fast_parts:
         names: List[Optional[str]] = []
-        for raw in rows.tags:
+        for tag_raw in rows.tags:
             try:
-                names.append(raw.decode("utf-8"))
+                names.append(tag_raw.decode("utf-8"))
             except UnicodeDecodeError:
                 names.append(None)
         bad = [i for i, n in enumerate(names) if n is None]
@@ -148,7 +148,7 @@ def read_chunk(
     for i in slow_index.tolist():
         off = int(offsets[i]) + HEADER_SIZE
         try:
-            event = protos.Event.FromString(raw[off : off + int(lengths[i])])
+            event = protos.Event.FromString(bytes(raw[off : off + int(lengths[i])]))
         except Exception as exc:  # protobuf's DecodeError (or upb's equivalents)
             cut = i
             chunk.damage = ("invalid event", start + int(offsets[i]), f"payload does not parse as an Event ({exc})")

@@ -163,7 +163,7 @@ def check_payloads(buf: np.ndarray, offsets: np.ndarray, length: int, index: np.
         return masked_crc32c_columns(columns) == stored, columns
     raw = buf.data
     computed = np.fromiter(
-        (masked_crc32c(raw[s : s + length]) for s in starts.tolist()), dtype=np.uint32, count=len(starts)
+        (masked_crc32c(bytes(raw[s : s + length])) for s in starts.tolist()), dtype=np.uint32, count=len(starts)
     )
     return computed == stored, None
 

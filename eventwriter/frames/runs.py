@@ -52,19 +52,27 @@ def resolve(chunks: Sequence[Tuple[int, FileChunk]], state: RunState, wants) -> 
     # Plugin of each tag: the earliest metadata in the run.
     for number, chunk in chunks:
         base = number << SEQ_SHIFT
-        for tag, (rec, plugin, content) in chunk.tag_meta.items():
-            seq = base | rec
-            old = state.tag_meta.get(tag)
-            if old is None or seq < old[0]:
-                state.tag_meta[tag] = (seq, plugin, content)
+        for name, (rec, plugin, content) in chunk.tag_meta.items():
+            where = base | rec
+            old = state.tag_meta.get(name)
+            if old is None or where < old[0]:
+                state.tag_meta[name] = (where, plugin, content)
 
     names: List[str] = []
     index: Dict[str, int] = {}
-    seqs, tags, steps, walls = [], [], [], []
+    seqs: List[np.ndarray] = []
+    tags: List[np.ndarray] = []
+    steps: List[np.ndarray] = []
+    walls: List[np.ndarray] = []
     columns: Dict[str, list] = {}
-    fv_seq, fv_val, st_seq, st_step, sm_seq, sm_step = [], [], [], [], [], []
+    fv_seq: List[int] = []
+    fv_val: List[float] = []
+    st_seq: List[int] = []
+    st_step: List[int] = []
+    sm_seq: List[np.ndarray] = []
+    sm_step: List[np.ndarray] = []
     for number, chunk in chunks:
-        base = np.int64(number << SEQ_SHIFT)
+        base = number << SEQ_SHIFT
         remap = np.array([index.setdefault(t, len(index)) for t in chunk.tags] or [0], dtype=np.int32)
         seqs.append(chunk.rec.astype(np.int64) + base)
         tags.append(remap[chunk.tag] if len(chunk.tag) else chunk.tag)
@@ -72,9 +80,9 @@ def resolve(chunks: Sequence[Tuple[int, FileChunk]], state: RunState, wants) -> 
         walls.append(chunk.wall_time)
         for name, col in chunk.columns.items():
             columns.setdefault(name, []).append(col)
-        fv_seq += [int(base) | r for r, _ in chunk.file_versions]
+        fv_seq += [base | r for r, _ in chunk.file_versions]
         fv_val += [v for _, v in chunk.file_versions]
-        st_seq += [int(base) | r for r, _ in chunk.starts]
+        st_seq += [base | r for r, _ in chunk.starts]
         st_step += [s for _, s in chunk.starts]
         sm_seq.append(chunk.summary_rec + base)
         sm_step.append(chunk.summary_step)
@@ -119,10 +127,10 @@ def resolve(chunks: Sequence[Tuple[int, FileChunk]], state: RunState, wants) -> 
         versions = version_at(summary_seq)
         late = np.flatnonzero((summary_step < previous) & ~(versions >= 2))
         for i in late.tolist():
-            s, t = int(summary_seq[i]), int(summary_step[i])
-            own = np.unique(tag[seq == s])
-            state.purges.append((s, t, [names[c] for c in own.tolist()]))
-            keep &= ~((seq < s) & (step >= t) & np.isin(tag, own))
+            at, back_to = int(summary_seq[i]), int(summary_step[i])
+            own = np.unique(tag[seq == at])
+            state.purges.append((at, back_to, [names[c] for c in own.tolist()]))
+            keep &= ~((seq < at) & (step >= back_to) & np.isin(tag, own))
         state.most_recent_step = int(summary_step[-1])
     if fv_val:
         state.file_version = fv_val[-1]
