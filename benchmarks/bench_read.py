@@ -98,23 +98,25 @@ def bench_server(logdir: str, points: int, runs: int):
     start = time.perf_counter()
     server.start(timeout=300)
     try:
-        pending = {(os.path.basename(r), t) for r in run_dirs(logdir) for t in TAGS}
-        deadline = time.monotonic() + 600
+        # One series at a time, so that polling (each answer is a full JSON series) does not load
+        # the server more than needed; a series counts once it serves every point.
+        series = [(os.path.basename(r), t) for r in run_dirs(logdir) for t in TAGS]
+        deadline = time.monotonic() + 900
         total = 0
-        while pending and time.monotonic() < deadline:
-            for run, tag in sorted(pending):
-                query = urllib.parse.urlencode({"run": run, "tag": tag})
+        for run, tag in series:
+            query = urllib.parse.urlencode({"run": run, "tag": tag})
+            while time.monotonic() < deadline:
                 try:
-                    data = server.get_json(f"/data/plugin/scalars/scalars?{query}")
+                    data = server.get_json(f"/data/plugin/scalars/scalars?{query}", timeout=120)
                 except Exception:
-                    continue
+                    data = []
                 if len(data) >= points:
-                    pending.discard((run, tag))
                     total += len(data)
-            if pending:
-                time.sleep(0.1)
+                    break
+                time.sleep(0.2)
         elapsed = time.perf_counter() - start
-        return elapsed, (total if not pending else f"incomplete: {len(pending)} series missing")
+        complete = total == len(series) * points
+        return elapsed, (total if complete else f"incomplete: {total} points")
     finally:
         server.stop()
 
@@ -160,6 +162,7 @@ def main() -> None:
     parser.add_argument("--logdir", help="reuse (or create) this logdir instead of a temporary one")
     parser.add_argument("--skip-server", action="store_true", help="leave out the Rust data server")
     parser.add_argument("--skip-slow", action="store_true", help="leave out tbparse and the accumulators")
+    parser.add_argument("--skip-memory", action="store_true", help="leave out the peak-memory measurement")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -169,7 +172,7 @@ def main() -> None:
             build(logdir, args.runs, args.points)
         size = sum(os.path.getsize(os.path.join(d, f)) for d in run_dirs(logdir) for f in os.listdir(d))
         expected = args.runs * len(TAGS) * args.points
-        print(f"logdir: {size / 1e6:.1f} MB, {expected} scalars")
+        print(f"logdir: {size / 1e6:.1f} MB, {expected} scalars", flush=True)
 
         from eventwriter import frames
 
@@ -196,6 +199,8 @@ def main() -> None:
         for name, (seconds, rows) in results.items():
             print(f"{name:<64} {seconds:>8.3f}s {str(rows):>9} {seconds / warm:>14.1f}x")
 
+        if args.skip_memory:
+            return
         print("\npeak resident memory of frames.scalars (fresh process, pandas format):")
         for label, workers in (("workers (default)", None), ("in-process (workers=0)", 0)):
             m = child_run(logdir, workers)

@@ -31,27 +31,39 @@ def combine(parts: Sequence[Tuple[str, RunRows]], kind_columns: Sequence[str], e
     runs = [name for name, _ in parts]
     all_tags = sorted({t for _, rows in parts for t in rows.tag})
     tag_index = {t: i for i, t in enumerate(all_tags)}
-    run_codes, tag_codes, steps, walls = [], [], [], []
-    cols: Dict[str, List[Any]] = {c: [] for c in kind_columns}
-    for r, (_, rows) in enumerate(parts):
-        remap = np.array([tag_index[t] for t in rows.tag] or [0], dtype=np.int32)
-        run_codes.append(np.full(len(rows.step), r, np.int16 if len(parts) < 32768 else np.int32))
-        tag_codes.append(remap[rows.tag_code] if len(rows.tag_code) else rows.tag_code.astype(np.int32))
-        steps.append(rows.step)
-        walls.append(rows.wall_time)
-        for c in kind_columns:
-            cols[c].append(rows.columns.get(c, []))
-    run_code = np.concatenate(run_codes) if run_codes else np.zeros(0, np.int32)
-    tag_code = np.concatenate(tag_codes) if tag_codes else np.zeros(0, np.int32)
-    data: Dict[str, Any] = {
-        "step": np.concatenate(steps) if steps else np.zeros(0, np.int64),
-        "wall_time": np.concatenate(walls) if walls else np.zeros(0, np.float64),
-    }
-    for c, pieces in cols.items():
-        if pieces and all(isinstance(p, np.ndarray) for p in pieces):
-            data[c] = np.concatenate(pieces)
+    lengths = [len(rows.step) for _, rows in parts]
+    total = sum(lengths)
+    run_code = np.empty(total, np.int8 if len(parts) < 128 else np.int16 if len(parts) < 32768 else np.int32)
+    tag_code = np.empty(total, np.int8 if len(all_tags) < 128 else np.int16 if len(all_tags) < 32768 else np.int32)
+    data: Dict[str, Any] = {"step": np.empty(total, np.int64), "wall_time": np.empty(total, np.float64)}
+    pieces: Dict[str, List[Any]] = {}
+    for c in kind_columns:
+        found = [rows.columns.get(c) for _, rows in parts]
+        if found and all(isinstance(p, np.ndarray) for p in found):
+            data[c] = np.empty(total, np.result_type(*found))
         else:
-            data[c] = [x for p in pieces for x in p]
+            pieces[c] = []
+    at = 0
+    for r, (_, rows) in enumerate(parts):
+        # Copy each run into place and let its arrays go, so that at most one run is held twice.
+        end = at + lengths[r]
+        remap = np.array([tag_index[t] for t in rows.tag] or [0], dtype=np.int32)
+        run_code[at:end] = r
+        if lengths[r]:
+            tag_code[at:end] = remap[rows.tag_code]
+        data["step"][at:end] = rows.step
+        data["wall_time"][at:end] = rows.wall_time
+        for c in kind_columns:
+            if c in pieces:
+                pieces[c].append(rows.columns.get(c, []))
+            else:
+                data[c][at:end] = rows.columns[c]
+        rows.step = rows.wall_time = rows.tag_code = np.zeros(0)
+        rows.columns = {}
+        at = end
+    for c, chunks in pieces.items():
+        data[c] = [x for p in chunks for x in p]
+        chunks.clear()
     # Each run's rows are already ordered by tag, then read order (runs.resolve).
     if extra:
         data.update(extra)
