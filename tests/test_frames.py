@@ -467,3 +467,18 @@ def test_import_eventwriter_does_not_import_table_libraries():
     code = "import sys, eventwriter; print(sorted(m for m in ('pandas', 'pyarrow', 'polars', 'dask', 'numpy') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_fast_scalar_path_edge_shapes_equal_the_data_layer(tmp_path):
+    # Negative steps (ten-byte varints), huge steps, an empty tag, a tag too long for one-byte
+    # lengths and non-ASCII tags, each repeated enough to be decoded in numpy batches.
+    run = tmp_path / "r"
+    run.mkdir()
+    records = [encode_record(wire.file_version_event(1.0, "t"))]
+    for i in range(40):
+        for step in (-5 - i, 2**40 + i, i):
+            for tag in ("", "é/ü", "x" * 200, "loss"):
+                records.append(_event(step, tag, i * 0.25, wall=100.0 + i))
+    (run / "events.out.tfevents.2.host").write_bytes(b"".join(records))
+    got = assert_same(tmp_path, "scalars")
+    assert len(got[("r", "x" * 200)]) == 120 and len(got[("r", "")]) == 120
