@@ -94,13 +94,17 @@ def bench_reader(logdir: str):
 def bench_server(logdir: str, points: int, runs: int):
     from tbserver import TensorBoardServer
 
+    from eventwriter import frames
+
+    table = frames.scalars(logdir)  # which (run, tag) series to wait for; not timed
+    series = sorted({(str(r), str(t)) for r, t in zip(table["run"], table["tag"])})
+    del table
     server = TensorBoardServer(logdir, load_fast=True, extra_args=["--samples_per_plugin", f"scalars={points}"])
     start = time.perf_counter()
     server.start(timeout=300)
     try:
         # One series at a time, so that polling (each answer is a full JSON series) does not load
         # the server more than needed; a series counts once it serves every point.
-        series = [(os.path.basename(r), t) for r in run_dirs(logdir) for t in TAGS]
         deadline = time.monotonic() + 900
         total = 0
         for run, tag in series:
