@@ -212,7 +212,6 @@ def main() -> None:
             print(
                 f"  {label:<24} table {m['table'] / 1e6:6.1f} MB; peak RSS growth of the calling process "
                 f"{growth / 1e6:6.1f} MB = {growth / m['table']:.2f}x the table"
-                + (f"; largest worker peak RSS {m['children'] / 1e6:.1f} MB (whole process)" if workers is None else "")
             )
 
 
