@@ -216,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .run_maintenance import register
 
     register(sub)
+    from .export import add_commands
+
+    add_commands(sub)
     return parser
 
 

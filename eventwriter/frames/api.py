@@ -1,0 +1,118 @@
+"""The public readers: one function per kind, all sharing :func:`read`."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Optional
+
+from .reading import DamagedFileWarning, Names, PathLike, check_common, read_columns
+from .table import render
+
+__all__ = ["read", "scalars", "histograms", "tensors", "text", "pr_curves", "images", "audio", "hparams", "DamagedFileWarning"]
+
+
+def read(
+    logdir: PathLike,
+    kind: str,
+    *,
+    runs: Names = None,
+    tags: Names = None,
+    format: str = "pandas",
+    payload: bool = False,
+    workers: Optional[int] = None,
+    on_damage: str = "warn",
+    storage_options: Optional[Mapping[str, Any]] = None,
+    progress: Optional[Callable[[int], None]] = None,
+) -> Any:
+    """Read every value of ``kind`` under ``logdir`` as a table.
+
+    Args:
+        logdir: a logdir (every run below it) or a run directory.
+        kind: ``"scalars"``, ``"histograms"``, ``"tensors"``, ``"text"``, ``"pr_curves"``,
+            ``"images"`` or ``"audio"`` (``hparams`` has its own function).
+        runs: only these runs (names as in the ``run`` column); None for all.
+        tags: only these tags; other values are not decoded.
+        format: ``"pandas"``, ``"arrow"`` (``pyarrow.Table``), ``"polars"`` or ``"dask"`` (one
+            partition per event file).
+        payload: images/audio: fill the ``data`` column with the encoded bytes.
+        workers: worker processes (None: one per CPU when the logdir is large; 0 or 1: none).
+        on_damage: a damaged record ends its file; ``"warn"`` (default) keeps the rows before it
+            and warns (:class:`DamagedFileWarning`), ``"raise"`` raises the
+            :class:`~eventwriter.record.CorruptRecordError`, ``"ignore"`` keeps them silently.
+            A truncated last record (a live file) is always skipped quietly.
+        storage_options: options for a URL logdir's storage backend.
+        progress: called with the byte count of each file as it is done.
+
+    Raises:
+        ValueError: an unknown ``kind``, ``format`` or ``on_damage``.
+        FileNotFoundError: ``logdir`` does not exist.
+    """
+    check_common(kind, format, on_damage)
+    if format == "dask":
+        from .dask_frame import dask_frame
+
+        return dask_frame(logdir, kind, runs=runs, tags=tags, payload=payload, on_damage=on_damage, storage_options=storage_options)
+    cols = read_columns(logdir, kind, runs, tags, payload, workers, on_damage, storage_options, progress)
+    return render(cols, format)
+
+
+def scalars(logdir: PathLike, *, runs: Names = None, tags: Names = None, format: str = "pandas", **options: Any) -> Any:
+    """Scalars (old-style ``simple_value`` and new-style tensors, float or double).
+
+    Columns: ``run, tag, step, wall_time, value`` (float64). Options as for :func:`read`.
+    """
+    return read(logdir, "scalars", runs=runs, tags=tags, format=format, **options)
+
+
+def histograms(logdir: PathLike, *, runs: Names = None, tags: Names = None, format: str = "pandas", **options: Any) -> Any:
+    """Histograms as bucket lists: ``run, tag, step, wall_time, left, right, count``.
+
+    ``left``/``right`` are each bucket's edges and ``count`` its count, as TensorBoard's data layer
+    stores them (old-style histograms lose their empty end buckets, edges become float32).
+    """
+    return read(logdir, "histograms", runs=runs, tags=tags, format=format, **options)
+
+
+def tensors(logdir: PathLike, *, runs: Names = None, tags: Names = None, format: str = "pandas", **options: Any) -> Any:
+    """Tensors of plugins without a kind of their own (``add_tensor``, mesh, custom scalars, ...).
+
+    Columns: ``run, tag, step, wall_time, plugin, dtype, shape, value``; ``value`` is the numpy
+    array in pandas and the flattened elements in Arrow/Polars.
+    """
+    return read(logdir, "tensors", runs=runs, tags=tags, format=format, **options)
+
+
+def text(logdir: PathLike, *, runs: Names = None, tags: Names = None, format: str = "pandas", **options: Any) -> Any:
+    """Text summaries: ``run, tag, step, wall_time, text, shape`` (elements joined by newlines)."""
+    return read(logdir, "text", runs=runs, tags=tags, format=format, **options)
+
+
+def pr_curves(logdir: PathLike, *, runs: Names = None, tags: Names = None, format: str = "pandas", **options: Any) -> Any:
+    """PR curves: one row per step with list columns ``true_positives`` … ``precision``, ``recall``."""
+    return read(logdir, "pr_curves", runs=runs, tags=tags, format=format, **options)
+
+
+def images(logdir: PathLike, *, runs: Names = None, tags: Names = None, format: str = "pandas", payload: bool = False, **options: Any) -> Any:
+    """One row per image: ``run, tag, step, wall_time, index, width, height, format, size, data``.
+
+    ``data`` holds the encoded image only with ``payload=True`` (else None).
+    """
+    return read(logdir, "images", runs=runs, tags=tags, format=format, payload=payload, **options)
+
+
+def audio(logdir: PathLike, *, runs: Names = None, tags: Names = None, format: str = "pandas", payload: bool = False, **options: Any) -> Any:
+    """One row per clip: ``run, tag, step, wall_time, index, sample_rate, format, size, label, data``."""
+    return read(logdir, "audio", runs=runs, tags=tags, format=format, payload=payload, **options)
+
+
+def hparams(logdir: PathLike, *, runs: Names = None, format: str = "pandas", **options: Any) -> Any:
+    """One row per hparams session: ``run``, its hyperparameters and its final metric values.
+
+    A session is a run with ``_hparams_/session_start_info``. Metrics are those of the logdir's
+    ``_hparams_/experiment`` (else every scalar tag of the session's run); a metric's value is the
+    last scalar of its tag in the session run (or its ``group`` subdirectory), after purges.
+    """
+    from .hparams_table import hparams_table
+
+    if format not in ("pandas", "arrow", "polars"):
+        raise ValueError(f"format must be 'pandas', 'arrow' or 'polars' for hparams, got {format!r}")
+    return hparams_table(logdir, runs=runs, format=format, **options)

@@ -1,0 +1,69 @@
+"""``format="dask"``: a lazy Dask DataFrame with one partition per event file.
+
+Each partition reads and decodes one file where it runs (a worker of any Dask cluster), so a
+logdir larger than one machine's memory can be reduced in parallel. Run rules are applied within
+each file only: a tag's plugin comes from its first metadata in that file (old-style values always
+carry it), and purges (restarts, ``purge_step``) that span files are not applied; use the pandas,
+Arrow or Polars formats, which read a run's files together, when that matters.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Mapping, Optional, Tuple
+
+from .filepass import read_chunk
+from .kinds import KINDS
+from .reading import Names, PathLike, finish, names_arg, report_damage, selected_runs
+from .runs import RunState, resolve
+from .source import read_bytes
+from .table import to_pandas
+
+
+def _as_strings(frame: Any) -> Any:
+    # Dask needs the same dtypes in every partition; per-file categories would differ.
+    frame["run"] = frame["run"].astype(object)
+    frame["tag"] = frame["tag"].astype(object)
+    return frame
+
+
+def read_partition(job: Tuple[str, str], kind: str, tags: Optional[frozenset], payload: bool, on_damage: str, storage_options: Optional[Mapping[str, Any]]) -> Any:
+    """One partition: the ``kind`` rows of one event file, as a pandas DataFrame."""
+    run, path = job
+    chunk = read_chunk(path, read_bytes(path, 0, storage_options), 0, kind, tags, payload)
+    report_damage(chunk, on_damage)
+    rows = resolve([(0, chunk)], RunState(), KINDS[kind].wants)
+    return _as_strings(to_pandas(finish([(run, rows)], kind)))
+
+
+def dask_frame(
+    logdir: PathLike,
+    kind: str,
+    *,
+    runs: Names = None,
+    tags: Names = None,
+    payload: bool = False,
+    on_damage: str = "warn",
+    storage_options: Optional[Mapping[str, Any]] = None,
+) -> Any:
+    """A Dask DataFrame of ``kind`` rows, one partition per event file (in read order)."""
+    import dask.dataframe as dd
+
+    tag_filter = names_arg(tags, "tags")
+    jobs: List[Tuple[str, str]] = [
+        (run, path) for run, paths in selected_runs(logdir, names_arg(runs, "runs"), storage_options).items() for path in paths
+    ]
+    meta = _as_strings(to_pandas(finish([], kind)))
+    if not jobs:
+        return dd.from_pandas(meta, npartitions=1)
+    return dd.from_map(
+        read_partition,
+        jobs,
+        kind=kind,
+        tags=tag_filter,
+        payload=payload,
+        on_damage=on_damage,
+        storage_options=storage_options,
+        meta=meta,
+        enforce_metadata=False,
+        divisions=None,
+    )

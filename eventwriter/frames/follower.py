@@ -1,0 +1,117 @@
+"""Follow a live logdir: each :meth:`Follower.poll` returns only the rows written since the last.
+
+The follower remembers, per event file, the offset just past the last complete record it used.
+A poll reads each file from there, so a truncated tail (a record half written) is simply read
+again, complete, by a later poll; a new file of a run (rotation, a restarted job, a second writer)
+is read from its start; a new run directory is picked up too. Run rules continue across polls:
+a tag keeps the plugin of its first metadata, and file versions and steps carry over.
+
+Rows already returned are never taken back. A restart that TensorBoard would purge (a second
+``SessionLog.START``, e.g. ``purge_step``) removes the stale rows of the same poll only; every
+restart is recorded in :attr:`Follower.restarts` as ``(run, step)`` so that callers can drop their
+rows with ``step >= step`` themselves.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+
+from .filepass import read_chunk
+from .kinds import KINDS
+from .reading import DamagedFileWarning, Names, PathLike, check_common, names_arg, report_damage
+from .runs import RunRows, RunState, resolve
+from .source import file_size, list_runs, read_bytes
+from .table import Columns, combine, render
+
+
+class Follower:
+    """Incremental reader of one kind of a (live) logdir.
+
+    >>> follower = Follower("runs", "scalars")     # doctest: +SKIP
+    >>> new_rows = follower.poll()                  # doctest: +SKIP
+
+    Args:
+        logdir: the logdir (or run directory) to follow.
+        kind: as for :func:`eventwriter.frames.read`.
+        runs, tags, format, payload, on_damage, storage_options: as for
+            :func:`eventwriter.frames.read` (``format="dask"`` is not available here).
+    """
+
+    def __init__(
+        self,
+        logdir: PathLike,
+        kind: str = "scalars",
+        *,
+        runs: Names = None,
+        tags: Names = None,
+        format: str = "pandas",
+        payload: bool = False,
+        on_damage: str = "warn",
+        storage_options: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        check_common(kind, format, on_damage)
+        if format == "dask":
+            raise ValueError("format must be 'pandas', 'arrow' or 'polars' for a Follower, got 'dask'")
+        self.logdir = logdir
+        self.kind = kind
+        self.format = format
+        self.payload = payload
+        self.on_damage = on_damage
+        self.storage_options = storage_options
+        self._runs = names_arg(runs, "runs")
+        self._tags = names_arg(tags, "tags")
+        self.offsets: Dict[str, int] = {}
+        self._dead: Set[str] = set()
+        self._states: Dict[str, RunState] = {}
+        self._numbers: Dict[str, int] = {}
+        self.restarts: List[Tuple[str, int]] = []
+
+    def poll(self) -> Any:
+        """Rows added since the previous call (all rows on the first call), as a table."""
+        found = list_runs(self.logdir, self.storage_options)
+        parts: List[Tuple[str, RunRows]] = []
+        for run, paths in found.items():
+            if self._runs is not None and run not in self._runs:
+                continue
+            chunks = []
+            for path in paths:
+                if path in self._dead:
+                    continue
+                offset = self.offsets.get(path, 0)
+                size = file_size(path, self.storage_options)
+                if size < offset:  # replaced by a shorter file: read it anew
+                    warnings.warn(f"{path} shrank from {offset} to {size} bytes; reading it again from the start", RuntimeWarning, stacklevel=2)
+                    offset = 0
+                if size == offset:
+                    continue
+                chunk = read_chunk(path, read_bytes(path, offset, self.storage_options), offset, self.kind, self._tags, self.payload)
+                self.offsets[path] = chunk.end
+                if chunk.damage is not None:
+                    self._dead.add(path)  # TensorBoard never reads past a damaged record either
+                    report_damage(chunk, self.on_damage)
+                number = self._numbers.get(run, 0)
+                self._numbers[run] = number + 1
+                chunks.append((number, chunk))
+            if not chunks:
+                continue
+            state = self._states.setdefault(run, RunState())
+            before = len(state.purges)
+            rows = resolve(chunks, state, KINDS[self.kind].wants)
+            self.restarts += [(run, step) for _, step, tags in state.purges[before:] if tags is None]
+            if len(rows.step):
+                parts.append((run, rows))
+        return render(combine(parts, KINDS[self.kind].columns) if parts else _empty(self.kind), self.format) if self.kind != "tensors" else render(_tensor_cols(parts), self.format)
+
+
+def _empty(kind: str) -> Columns:
+    return combine([], KINDS[kind].columns)
+
+
+def _tensor_cols(parts: List[Tuple[str, RunRows]]) -> Columns:
+    from .reading import finish
+
+    return finish(parts, "tensors")
+
+
+__all__ = ["Follower", "DamagedFileWarning"]

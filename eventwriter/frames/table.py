@@ -1,0 +1,132 @@
+"""Turn decoded rows into a pandas DataFrame, a pyarrow Table or a polars DataFrame.
+
+``run`` and ``tag`` are categorical (dictionary-encoded): a million rows name a handful of runs
+and tags, so codes keep the table small. Rows are ordered by run (read order), then tag (sorted),
+then read order within a tag, which is the order of TensorBoard's per-tag lists.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Sequence, Tuple
+
+import numpy as np
+
+from .runs import RunRows
+
+FORMATS = ("pandas", "arrow", "polars")
+
+
+class Columns:
+    """Column arrays (plus the run and tag dictionaries) ready to become any output format."""
+
+    def __init__(self, runs: List[str], run_code: np.ndarray, tags: List[str], tag_code: np.ndarray, data: Dict[str, Any]):
+        self.runs, self.run_code, self.tags, self.tag_code, self.data = runs, run_code, tags, tag_code, data
+
+    def __len__(self) -> int:
+        return len(self.run_code)
+
+
+def combine(parts: Sequence[Tuple[str, RunRows]], kind_columns: Sequence[str], extra: Dict[str, Any] | None = None) -> Columns:
+    """Concatenate runs into one column set, sorted by (run, tag, read order)."""
+    runs = [name for name, _ in parts]
+    all_tags = sorted({t for _, rows in parts for t in rows.tag})
+    tag_index = {t: i for i, t in enumerate(all_tags)}
+    lengths = [len(rows.step) for _, rows in parts]
+    total = sum(lengths)
+    run_code = np.empty(total, np.int8 if len(parts) < 128 else np.int16 if len(parts) < 32768 else np.int32)
+    tag_code = np.empty(total, np.int8 if len(all_tags) < 128 else np.int16 if len(all_tags) < 32768 else np.int32)
+    data: Dict[str, Any] = {"step": np.empty(total, np.int64), "wall_time": np.empty(total, np.float64)}
+    pieces: Dict[str, List[Any]] = {}
+    for c in kind_columns:
+        found = [rows.columns.get(c) for _, rows in parts]
+        if found and all(isinstance(p, np.ndarray) for p in found):
+            data[c] = np.empty(total, np.result_type(*found))
+        else:
+            pieces[c] = []
+    at = 0
+    for r, (_, rows) in enumerate(parts):
+        # Copy each run into place and let its arrays go, so that at most one run is held twice.
+        end = at + lengths[r]
+        remap = np.array([tag_index[t] for t in rows.tag] or [0], dtype=np.int32)
+        run_code[at:end] = r
+        if lengths[r]:
+            tag_code[at:end] = remap[rows.tag_code]
+        data["step"][at:end] = rows.step
+        data["wall_time"][at:end] = rows.wall_time
+        for c in kind_columns:
+            if c in pieces:
+                pieces[c].append(rows.columns.get(c, []))
+            else:
+                data[c][at:end] = rows.columns[c]
+        rows.step = rows.wall_time = rows.tag_code = np.zeros(0)
+        rows.columns = {}
+        at = end
+    for c, chunks in pieces.items():
+        data[c] = [x for p in chunks for x in p]
+        chunks.clear()
+    # Each run's rows are already ordered by tag, then read order (runs.resolve).
+    if extra:
+        data.update(extra)
+    return Columns(runs, run_code, all_tags, tag_code, data)
+
+
+def _small_codes(codes: np.ndarray, size: int) -> np.ndarray:
+    return codes.astype(np.int8 if size < 128 else np.int16 if size < 32768 else np.int32)
+
+
+def to_pandas(cols: Columns) -> Any:
+    """A pandas DataFrame (``run``/``tag`` categorical; list columns hold Python lists)."""
+    import pandas as pd
+
+    frame: Dict[str, Any] = {
+        "run": pd.Categorical.from_codes(_small_codes(cols.run_code, len(cols.runs)), categories=pd.Index(cols.runs, dtype=object)),
+        "tag": pd.Categorical.from_codes(_small_codes(cols.tag_code, len(cols.tags)), categories=pd.Index(cols.tags, dtype=object)),
+    }
+    for name, col in cols.data.items():
+        if isinstance(col, np.ndarray):
+            frame[name] = col
+        else:
+            array = np.empty(len(col), dtype=object)
+            array[:] = col
+            frame[name] = array
+    return pd.DataFrame(frame, copy=False)
+
+
+def _arrow_column(pa: Any, col: Any) -> Any:
+    if isinstance(col, np.ndarray):
+        return pa.array(col)
+    if col and any(isinstance(x, np.ndarray) for x in col):
+        flat = [x.ravel().tolist() if x.dtype != object else [bytes(b) for b in x.ravel()] for x in col]
+        return pa.array(flat)
+    return pa.array(col)
+
+
+def to_arrow(cols: Columns) -> Any:
+    """A ``pyarrow.Table`` (``run``/``tag`` dictionary-encoded; tensors flattened to lists)."""
+    import pyarrow as pa
+
+    arrays = {
+        "run": pa.DictionaryArray.from_arrays(pa.array(cols.run_code, pa.int32()), pa.array(cols.runs, pa.string())),
+        "tag": pa.DictionaryArray.from_arrays(pa.array(cols.tag_code, pa.int32()), pa.array(cols.tags, pa.string())),
+    }
+    for name, col in cols.data.items():
+        arrays[name] = _arrow_column(pa, col)
+    return pa.table(arrays)
+
+
+def to_polars(cols: Columns) -> Any:
+    """A polars DataFrame (through Arrow; ``run``/``tag`` categorical)."""
+    import polars as pl
+
+    return pl.from_arrow(to_arrow(cols))
+
+
+def render(cols: Columns, format: str) -> Any:
+    """``cols`` in the requested output ``format``."""
+    if format == "pandas":
+        return to_pandas(cols)
+    if format == "arrow":
+        return to_arrow(cols)
+    if format == "polars":
+        return to_polars(cols)
+    raise ValueError(f"format must be one of {FORMATS} or 'dask', got {format!r}")
