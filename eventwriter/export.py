@@ -66,8 +66,7 @@ def _jsonable_frame(frame: Any) -> Any:
     for name in out.columns:
         if out[name].dtype == object:
             out[name] = [
-                v.tolist() if isinstance(v, np.ndarray) else base64.b64encode(v).decode("ascii") if isinstance(v, bytes) else v
-                for v in out[name]
+                v.tolist() if isinstance(v, np.ndarray) else base64.b64encode(v).decode("ascii") if isinstance(v, bytes) else v for v in out[name]
             ]
     return out
 
@@ -78,7 +77,11 @@ def write_table(frame: Any, output: str) -> None:
     if kind in ("parquet", "feather"):
         import pyarrow as pa
 
-        frame = _jsonable_frame(frame) if any(frame[c].dtype == object and len(frame) and hasattr(frame[c].iloc[0], "dtype") for c in frame.columns) else frame
+        frame = (
+            _jsonable_frame(frame)
+            if any(frame[c].dtype == object and len(frame) and hasattr(frame[c].iloc[0], "dtype") for c in frame.columns)
+            else frame
+        )
         table = pa.Table.from_pandas(frame, preserve_index=False)
         if kind == "parquet":
             import pyarrow.parquet as pq
@@ -166,7 +169,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--kind", choices=KINDS, default="scalars")
     p.add_argument("--runs", nargs="+", metavar="RUN", help="only these runs")
     p.add_argument("--tags", nargs="+", metavar="TAG", help="only these tags")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar on stderr (default: when stderr is a terminal)")
+    p.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar on stderr (default: when stderr is a terminal)"
+    )
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("plot", help="draw one scalar tag of every run to an image (matplotlib)")
     p.add_argument("logdir")

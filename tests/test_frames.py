@@ -32,6 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # ---- the oracle: plugin_event_accumulator's rows per kind --------------------------------------
 
+
 def _oracle_rows(kind, array):
     if kind == "scalars":
         return [(float(np.asarray(array).reshape(()).real),)]
@@ -62,8 +63,28 @@ OUR_COLUMNS = {
     "audio": ["index", "size"],
     "tensors": ["value"],
 }
-PLUGINS = {"scalars": {"scalars"}, "histograms": {"histograms"}, "text": {"text"}, "pr_curves": {"pr_curves"}, "images": {"images"}, "audio": {"audio"}}
-OWN = {"scalars", "histograms", "text", "pr_curves", "images", "audio", "hparams", "graphs", "graph_tagged_run_metadata", "graph_run_metadata", "graph_run_metadata_graph", "graph_keras_model"}
+PLUGINS = {
+    "scalars": {"scalars"},
+    "histograms": {"histograms"},
+    "text": {"text"},
+    "pr_curves": {"pr_curves"},
+    "images": {"images"},
+    "audio": {"audio"},
+}
+OWN = {
+    "scalars",
+    "histograms",
+    "text",
+    "pr_curves",
+    "images",
+    "audio",
+    "hparams",
+    "graphs",
+    "graph_tagged_run_metadata",
+    "graph_run_metadata",
+    "graph_run_metadata_graph",
+    "graph_keras_model",
+}
 
 
 def oracle(logdir, kind):
@@ -110,6 +131,7 @@ def assert_same(logdir, kind, **options):
 
 # ---- vector CRC and framing ---------------------------------------------------------------------
 
+
 def test_batch_crc_matches_crc32c_package_on_random_data():
     crc32c = pytest.importorskip("crc32c")
     rng = np.random.default_rng(7)
@@ -141,6 +163,7 @@ def test_framing_matches_the_record_reader_on_irregular_files(tmp_path):
 
 
 # ---- differential tests -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", ["scalars", "histograms", "text", "pr_curves", "images", "audio", "tensors"])
 def test_every_kind_written_by_eventwriter_equals_the_data_layer(tmp_path, kind):
@@ -213,7 +236,7 @@ def test_tensorboardx_written_logdir_equals_the_data_layer(tmp_path):
     tbx = pytest.importorskip("tensorboardX")
     w = tbx.SummaryWriter(str(tmp_path / "x"))
     for step in range(200):
-        w.add_scalar("loss", 2.0 ** -step, step)
+        w.add_scalar("loss", 2.0**-step, step)
     w.add_histogram("h", np.random.default_rng(0).normal(size=500), 1)
     w.close()
     got = assert_same(tmp_path, "scalars")
@@ -238,6 +261,7 @@ def test_tbparse_agrees_on_old_style_scalars_and_misses_new_style(tmp_path):
 
 # ---- restarts and purges ------------------------------------------------------------------------
 
+
 def test_purge_step_restarts_match_the_data_layer(tmp_path):
     run = str(tmp_path / "r")
     with SummaryWriter(run) as w:
@@ -255,7 +279,7 @@ def test_purge_step_restarts_match_the_data_layer(tmp_path):
     assert steps == [0, 1, 2, 3, 4, 5, 5, 6, 7, 8]
     assert_same(tmp_path, "text")
     # The Dask path reads files separately and does not apply purges spanning files.
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     from torch.utils.tensorboard import SummaryWriter as TorchWriter
 
     for purge in (None, 3, 2):
@@ -282,6 +306,7 @@ def test_files_without_file_version_purge_out_of_order_steps_by_tag(tmp_path):
 
 
 # ---- damage -------------------------------------------------------------------------------------
+
 
 def _scalar_file(tmp_path, n=50):
     with SummaryWriter(str(tmp_path / "r")) as w:
@@ -326,6 +351,7 @@ def test_valid_crc_but_not_an_event_stops_the_file(tmp_path):
 
 
 # ---- follower -----------------------------------------------------------------------------------
+
 
 def test_follower_returns_only_new_rows_across_files_runs_and_truncated_tails(tmp_path):
     follower = frames.Follower(tmp_path, "scalars")
@@ -378,6 +404,7 @@ def test_follower_records_restarts(tmp_path):
 
 # ---- hparams, dask, export, import weight -------------------------------------------------------
 
+
 def test_hparams_one_row_per_session(tmp_path):
     write_everything(str(tmp_path / "a"))
     table = frames.hparams(tmp_path)
@@ -419,7 +446,9 @@ def test_export_parquet_has_every_row_and_other_formats_read_back(tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT)
     expected = frames.scalars(logs)
     out = str(tmp_path / "s.parquet")
-    done = subprocess.run([sys.executable, "-m", "eventwriter", "export", logs, "-o", out, "--progress"], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "eventwriter", "export", logs, "-o", out, "--progress"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "reading" in done.stderr and f"wrote {len(expected)} rows" in done.stderr
     import pyarrow.parquet as pq
@@ -433,15 +462,25 @@ def test_export_parquet_has_every_row_and_other_formats_read_back(tmp_path):
     )
     for ext, read in readers:
         path = str(tmp_path / f"s{ext}")
-        done = subprocess.run([sys.executable, "-m", "eventwriter", "export", logs, "-o", path, "--tags", "loss"], env=env, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "eventwriter", "export", logs, "-o", path, "--tags", "loss"], env=env, capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0, done.stderr
         back = read(path)
         assert back.value.tolist() == expected[expected.tag == "loss"].value.tolist()
     hist = str(tmp_path / "h.parquet")
-    done = subprocess.run([sys.executable, "-m", "eventwriter", "export", logs, "-o", hist, "--kind", "histograms"], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "eventwriter", "export", logs, "-o", hist, "--kind", "histograms"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert pq.read_table(hist).column("count").to_pylist() == frames.histograms(logs).loc[:, "count"].tolist()
-    bad = subprocess.run([sys.executable, "-m", "eventwriter", "export", logs, "-o", str(tmp_path / "x.xlsx")], env=env, capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "eventwriter", "export", logs, "-o", str(tmp_path / "x.xlsx")], env=env, capture_output=True, text=True, timeout=60
+    )
     assert bad.returncode == 2 and ".parquet" in bad.stderr
 
 
@@ -455,11 +494,15 @@ def test_plot_draws_every_run(tmp_path):
                 w.add_scalar("loss", step if run == "a" else -step, step)
     out = str(tmp_path / "loss.png")
     env = dict(os.environ, PYTHONPATH=ROOT)
-    done = subprocess.run([sys.executable, "-m", "eventwriter", "plot", str(tmp_path), "--tag", "loss", "-o", out], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "eventwriter", "plot", str(tmp_path), "--tag", "loss", "-o", out], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "2 run(s)" in done.stderr
     assert Image.open(out).size == (800, 450)
-    missing = subprocess.run([sys.executable, "-m", "eventwriter", "plot", str(tmp_path), "--tag", "nope", "-o", out], env=env, capture_output=True, text=True, timeout=120)
+    missing = subprocess.run(
+        [sys.executable, "-m", "eventwriter", "plot", str(tmp_path), "--tag", "nope", "-o", out], env=env, capture_output=True, text=True, timeout=120
+    )
     assert missing.returncode == 1
 
 

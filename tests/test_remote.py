@@ -462,3 +462,35 @@ def test_tensorboard_server_serves_s3_logdir_like_local(s3_run, tmp_path, tb_ser
     s3_server.wait_for(lambda d: "run" in d and len(d) == len(want), "/data/runs", timeout=120)
     time.sleep(3)  # one more reload after the runs appeared
     assert tags(s3_server) == tags(local_server)
+
+
+def test_frames_read_s3_logdir_like_the_local_one(s3_run, tmp_path):
+    """eventwriter.frames reads an s3:// logdir through the storage seam: the same rows as the
+    same calls written locally, the follower sees new segments, and dask reads it too."""
+    pytest.importorskip("pandas")
+    from eventwriter import frames
+
+    local = str(tmp_path / "local")
+    for logdir in (s3_run, local):
+        with SummaryWriter(logdir, upload_secs=60) as w:
+            for step in range(50):
+                w.add_scalar("loss", 1.0 / (step + 1), step)
+                w.add_scalar("acc", step / 50, step)
+            w.add_histogram("weights", np.arange(100.0), 3)
+    remote_rows = frames.scalars(s3_run).sort_values(["tag", "step"]).reset_index(drop=True)
+    local_rows = frames.scalars(local).sort_values(["tag", "step"]).reset_index(drop=True)
+    assert len(remote_rows) == 100
+    cols = ["run", "tag", "step", "value"]
+    assert remote_rows[cols].equals(local_rows[cols])
+    assert frames.histograms(s3_run)["step"].tolist() == [3]
+
+    follower = frames.Follower(s3_run, "scalars")
+    assert len(follower.poll()) == 100
+    with SummaryWriter(s3_run, upload_secs=60) as w:  # a second file (new segments) in the same run
+        w.add_scalar("loss", 0.5, 50)
+    new = follower.poll()
+    assert new[["tag", "step", "value"]].values.tolist() == [["loss", 50, 0.5]]
+
+    pytest.importorskip("dask")
+    table = frames.scalars(s3_run, format="dask").compute()
+    assert len(table) == 101

@@ -26,7 +26,9 @@ def _as_strings(frame: Any) -> Any:
     return frame
 
 
-def read_partition(job: Tuple[str, str], kind: str, tags: Optional[frozenset], payload: bool, on_damage: str, storage_options: Optional[Mapping[str, Any]]) -> Any:
+def read_partition(
+    job: Tuple[str, str], kind: str, tags: Optional[frozenset], payload: bool, on_damage: str, storage_options: Optional[Mapping[str, Any]]
+) -> Any:
     """One partition: the ``kind`` rows of one event file, as a pandas DataFrame."""
     run, path = job
     chunk = read_chunk(path, read_bytes(path, 0, storage_options), 0, kind, tags, payload)

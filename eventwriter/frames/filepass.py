@@ -81,7 +81,7 @@ def read_chunk(
 
     fast_parts = []
     slow: List[np.ndarray] = []
-    for length, index, matrix in groups:
+    for _length, index, matrix in groups:
         if matrix is None:
             slow.append(index)
             continue

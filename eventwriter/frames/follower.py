@@ -101,7 +101,11 @@ class Follower:
             self.restarts += [(run, step) for _, step, tags in state.purges[before:] if tags is None]
             if len(rows.step):
                 parts.append((run, rows))
-        return render(combine(parts, KINDS[self.kind].columns) if parts else _empty(self.kind), self.format) if self.kind != "tensors" else render(_tensor_cols(parts), self.format)
+        return (
+            render(combine(parts, KINDS[self.kind].columns) if parts else _empty(self.kind), self.format)
+            if self.kind != "tensors"
+            else render(_tensor_cols(parts), self.format)
+        )
 
 
 def _empty(kind: str) -> Columns:

@@ -162,9 +162,7 @@ def check_payloads(buf: np.ndarray, offsets: np.ndarray, length: int, index: np.
         columns = _columns_at(buf, starts, length)
         return masked_crc32c_columns(columns) == stored, columns
     raw = buf.data
-    computed = np.fromiter(
-        (masked_crc32c(bytes(raw[s : s + length])) for s in starts.tolist()), dtype=np.uint32, count=len(starts)
-    )
+    computed = np.fromiter((masked_crc32c(bytes(raw[s : s + length])) for s in starts.tolist()), dtype=np.uint32, count=len(starts))
     return computed == stored, None
 
 
@@ -224,4 +222,3 @@ def frame(buf: np.ndarray, start: int = 0) -> Tuple[Framing, List[Tuple[int, np.
     else:
         end = stop
     return Framing(offsets, lengths, end, truncated, damage), groups
-

@@ -28,13 +28,15 @@ def hparams_table(logdir: PathLike, *, runs: Names = None, format: str = "pandas
     from .. import protos
 
     states: Dict[str, RunState] = {}
-    cols = read_columns(logdir, "scalars", None, None, False, options.get("workers"), options.get("on_damage", "warn"), options.get("storage_options"), None, states)
+    cols = read_columns(
+        logdir, "scalars", None, None, False, options.get("workers"), options.get("on_damage", "warn"), options.get("storage_options"), None, states
+    )
     # Last scalar of each (run, tag), after purges.
     last: Dict[tuple, float] = {}
     for r, t, v in zip(cols.run_code.tolist(), cols.tag_code.tolist(), cols.data["value"].tolist()):
         last[(cols.runs[r], cols.tags[t])] = v
     metrics: Optional[List[tuple]] = None
-    for run, state in states.items():  # the first run with an experiment defines the metrics
+    for _run, state in states.items():  # the first run with an experiment defines the metrics
         meta = state.tag_meta.get(_EXPERIMENT)
         if meta and meta[1] == "hparams":
             data = protos.HParamsPluginData.FromString(meta[2])

@@ -195,4 +195,19 @@ KINDS: Dict[str, Kind] = {
     )
 }
 # Plugins with a kind of their own (or no tensor rows at all) are not repeated under ``tensors``.
-CLAIMED = frozenset({"scalars", "histograms", "text", "pr_curves", "images", "audio", "hparams", "graphs", "graph_tagged_run_metadata", "graph_run_metadata", "graph_run_metadata_graph", "graph_keras_model"})
+CLAIMED = frozenset(
+    {
+        "scalars",
+        "histograms",
+        "text",
+        "pr_curves",
+        "images",
+        "audio",
+        "hparams",
+        "graphs",
+        "graph_tagged_run_metadata",
+        "graph_run_metadata",
+        "graph_run_metadata_graph",
+        "graph_keras_model",
+    }
+)

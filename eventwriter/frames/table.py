@@ -39,8 +39,9 @@ def combine(parts: Sequence[Tuple[str, RunRows]], kind_columns: Sequence[str], e
     pieces: Dict[str, List[Any]] = {}
     for c in kind_columns:
         found = [rows.columns.get(c) for _, rows in parts]
-        if found and all(isinstance(p, np.ndarray) for p in found):
-            data[c] = np.empty(total, np.result_type(*found))
+        arrays = [p for p in found if isinstance(p, np.ndarray)]
+        if found and len(arrays) == len(found):
+            data[c] = np.empty(total, np.result_type(*arrays))
         else:
             pieces[c] = []
     at = 0
