@@ -4,7 +4,7 @@ Each builder takes the ``(field, data)`` of a :class:`~.values.ValueView` and re
 the kind's own columns (after ``run, tag, step, wall_time``), or ``None`` when the value cannot be
 a row of that kind (for example a string tensor under a scalar tag). Media builders return a list
 of rows, one per image or clip. Values follow what TensorBoard's Python data layer stores after
-its old-style rewrite (FORMAT.md §5.2).
+its old-style rewrite (docs/FORMAT.md §5.2).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Run-level rules applied after a run's files are decoded: which plugin owns a tag, and purges.
 
-These follow ``plugin_event_accumulator`` (FORMAT.md §5.3, §5.6): a tag belongs to the plugin of
+These follow ``plugin_event_accumulator`` (docs/FORMAT.md §5.3, §5.6): a tag belongs to the plugin of
 its first value that carries metadata in the run; with ``file_version`` ≥ 2 the first
 ``SessionLog.START`` of a run is ignored and every later one drops all earlier rows with
 ``step ≥`` its step; without a ``file_version`` ≥ 2, a summary event whose step is below the

@@ -1,7 +1,7 @@
 """One ``Summary.Value`` as TensorBoard's Python data layer sees it, without TensorBoard.
 
 ``plugin_event_accumulator`` first rewrites old-style values (``simple_value``, ``histo``,
-``image``, ``audio``) into tensors with plugin metadata (FORMAT.md §5.2), then files each value
+``image``, ``audio``) into tensors with plugin metadata (docs/FORMAT.md §5.2), then files each value
 under its tag. :func:`value_view` gives the same three facts for one value: its tag (``node_name``
 for an untagged tensor), the plugin metadata it carries after that rewrite, and its data, left as
 the protobuf field so that a row builder decodes only what its kind needs.
