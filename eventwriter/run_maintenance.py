@@ -90,11 +90,6 @@ def compact(url: str, storage_options: Optional[Dict[str, Any]] = None) -> Compa
     return CompactResult(target, [storage.join(url, n) for n in names], count)
 
 
-def _file_bytes(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def _pid_alive(host: str, pid: int) -> bool:
     if host != socket.gethostname():
         return False
@@ -121,15 +116,14 @@ def upload_pending(spill_dir: str, storage_options: Optional[Dict[str, Any]] = N
     """
     from .event_file import event_file_name
     from .storage import storage_for
-    from .storage.spill import count_records, record_ends
+    from .storage import spill
 
-    with open(os.path.join(spill_dir, "target.json"), encoding="utf-8") as f:
-        target = json.load(f)
+    target = spill.read_target(spill_dir)
     if not force and _pid_alive(target.get("host", ""), int(target.get("pid", 0))):
         raise RuntimeError(f"{spill_dir}: process {target['pid']} that owns it is still running (it retries itself)")
     directory = target["directory"]
     storage = storage_for(directory, storage_options)
-    header = _file_bytes(os.path.join(spill_dir, "header.bin"))
+    header = spill.read_header(spill_dir)
     last = max([n for n in storage.list_names(directory) if _is_event_name(n)], default="")
     serial = [0]
 
@@ -157,29 +151,20 @@ def upload_pending(spill_dir: str, storage_options: Optional[Dict[str, Any]] = N
         raise FileExistsError(f"no free event file name in {directory}")
 
     sent = 0
-    inflight_meta = os.path.join(spill_dir, "inflight.json")
-    if os.path.exists(inflight_meta):
-        with open(inflight_meta, encoding="utf-8") as f:
-            name = json.load(f)["name"]
-        data = _file_bytes(os.path.join(spill_dir, "inflight.bin"))
+    inflight = spill.read_inflight(spill_dir)
+    if inflight is not None:
+        name, data = inflight
         if storage.read_bytes(storage.join(directory, name)) != data:
             put(data)
-        sent += count_records(data) - 1
-        os.unlink(inflight_meta)
-    records_path = os.path.join(spill_dir, "records.bin")
-    if os.path.exists(records_path):
-        with open(os.path.join(spill_dir, "state.json"), encoding="utf-8") as f:
-            uploaded = int(json.load(f).get("uploaded", 0))
-        rest = _file_bytes(records_path)[uploaded:]
-        rest = rest[: (record_ends(rest) or [0])[-1]]
-        while rest:
-            ends = [e for e in record_ends(rest[:_SEGMENT_BYTES])] or record_ends(rest)[:1]
-            chunk, rest = rest[: ends[-1]], rest[ends[-1]:]
-            put(header + chunk)
-            sent += len(ends)
-    import shutil
-
-    shutil.rmtree(spill_dir)
+        sent += spill.count_records(data) - 1
+        spill.forget_inflight(spill_dir)
+    rest = spill.read_pending(spill_dir)
+    while rest:
+        ends = spill.record_ends(rest[:_SEGMENT_BYTES]) or spill.record_ends(rest)[:1]
+        chunk, rest = rest[: ends[-1]], rest[ends[-1]:]
+        put(header + chunk)
+        sent += len(ends)
+    spill.remove_spill_dir(spill_dir)
     return sent
 
 
@@ -250,12 +235,9 @@ def _cmd_compact(args: argparse.Namespace) -> int:
 
 
 def _cmd_upload_pending(args: argparse.Namespace) -> int:
-    from .storage.spill import default_root
+    from .storage.spill import spill_dirs
 
-    dirs = list(args.dirs)
-    if not dirs:
-        root = default_root()
-        dirs = sorted(os.path.join(root, d) for d in os.listdir(root)) if os.path.isdir(root) else []
+    dirs = list(args.dirs) or spill_dirs()
     if not dirs:
         sys.stdout.write("nothing pending\n")
         return 0

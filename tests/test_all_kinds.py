@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import io
 import wave
-from urllib.parse import quote
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from eventwriter import SummaryWriter
+from served import served_data, wait_until_loaded
 from tbutil import plugin_accumulator, plugins_by_tag, scalar_series, tensor_values
 
 LOSS = [1.0, 0.8, 0.5, 0.4, 0.3]
@@ -44,6 +44,17 @@ def write_everything(logdir) -> None:
         w.add_mesh("mesh", vertices, colors=colors, faces=faces, global_step=0)
         w.add_hparams({"lr": 0.1, "optimizer": "sgd", "batchnorm": True}, {"hp/accuracy": 0.9})
         w.add_tensor("raw", np.arange(6, dtype=np.uint8).reshape(2, 3), 0)
+        w.add_graph(tiny_graph())
+
+
+def tiny_graph():
+    """A two-node ``GraphDef`` (no torch needed): ``x`` feeding ``relu``."""
+    from eventwriter import protos
+
+    graph = protos.GraphDef()
+    graph.node.add(name="x", op="Placeholder")
+    graph.node.add(name="relu", op="Relu", input=["x"])
+    return graph
 
 
 EXPECTED_PLUGINS = {
@@ -64,6 +75,7 @@ EXPECTED_PLUGINS = {
     "_hparams_/session_end_info": "hparams",
     "hp/accuracy": "scalars",
     "raw": "tensor",
+    "__run_graph__": "graphs",
 }
 
 
@@ -78,6 +90,7 @@ def test_plugin_accumulator_reads_every_kind(tmp_path):
     assert hist.shape[1] == 3 and hist[:, 2].sum() == pytest.approx(1000)
     (_, pr), = tensor_values(acc, "pr")
     assert pr.shape == (6, 11)
+    assert [(n.name, n.op, list(n.input)) for n in acc.Graph().node] == [("x", "Placeholder", []), ("relu", "Relu", ["x"])]
 
 
 @pytest.mark.server
@@ -85,28 +98,23 @@ def test_plugin_accumulator_reads_every_kind(tmp_path):
 def test_every_dashboard_serves_our_data(tmp_path, tb_server, load_fast):
     write_everything(tmp_path)
     server = tb_server(tmp_path, load_fast=load_fast)
-    dashboards = ("scalars", "histograms", "images", "audio", "text", "pr_curves", "custom_scalars", "mesh", "hparams")
-    listing = server.wait_for(
-        lambda d: all(d.get(p, {}).get("enabled") for p in dashboards),
-        "/data/plugins_listing",
-    )
+    wait_until_loaded(server, ".")
+    listing = server.get_json("/data/plugins_listing")
     assert listing["distributions"]["enabled"] and listing["timeseries"]["enabled"]
-    run = quote(".")
+    served = served_data(server, ".")
 
-    scalars = server.wait_for(lambda d: len(d) == 5, f"/data/plugin/scalars/scalars?run={run}&tag=loss")
-    assert [(step, value) for _, step, value in scalars] == [(s, pytest.approx(v)) for s, v in enumerate(LOSS)]
+    assert [(step, value) for _, step, value in served["scalars/loss"]] == [(s, pytest.approx(v)) for s, v in enumerate(LOSS)]
 
-    hists = server.wait_for(lambda d: len(d) == 3, f"/data/plugin/histograms/histograms?run={run}&tag=weights")
+    hists = served["histograms"]
+    assert len(hists) == 3
     for (_, _step, buckets), expected in zip(hists, WEIGHTS):
         assert sum(b[2] for b in buckets) == pytest.approx(1000)
         assert buckets[0][0] == pytest.approx(expected.min()) and buckets[-1][1] == pytest.approx(expected.max())
-    dists = server.get_json(f"/data/plugin/distributions/distributions?run={run}&tag=weights")
-    assert len(dists) == 3
+    assert len(served["distributions"]) == 3
 
     for tag, size, mime in (("img", (10, 8), "image/png"), ("grid", (6 * 5 + 2 * 6, 6 + 2 * 1), "image/png"), ("vid", (8, 8), "image/gif")):
-        meta = server.get_json(f"/data/plugin/images/images?run={run}&tag={tag}&sample=0")
-        assert len(meta) == 1, tag
-        content_type, body = server.get_with_type("/data/plugin/images/individualImage?" + meta[0]["query"])
+        assert len(served[f"images/{tag}"]) == 1, tag
+        (content_type, body), = served[f"images/{tag}/blobs"]
         assert content_type == mime, tag
         image = Image.open(io.BytesIO(body))
         if tag != "grid":
@@ -114,43 +122,31 @@ def test_every_dashboard_serves_our_data(tmp_path, tb_server, load_fast):
         if tag == "vid":
             assert image.n_frames == 4
 
-    audio = server.get_json(f"/data/plugin/audio/audio?run={run}&tag=snd&sample=0")
-    assert audio[0]["contentType"] == "audio/wav"
-    content_type, body = server.get_with_type("/data/plugin/audio/individualAudio?" + audio[0]["query"])
+    assert served["audio"][0]["contentType"] == "audio/wav"
+    (content_type, body), = served["audio/blobs"]
     assert content_type == "audio/wav"
     with wave.open(io.BytesIO(body)) as wav:
         assert wav.getframerate() == 8000 and wav.getnframes() == len(SOUND)
 
-    text = server.get_json(f"/data/plugin/text/text?run={run}&tag=notes/text_summary")
-    assert "<strong>markdown</strong>" in text[0]["text"]
+    assert "<strong>markdown</strong>" in served["text"][0]["text"]
 
-    pr = server.get_json(f"/data/plugin/pr_curves/pr_curves?run={run}&tag=pr")
-    entry = pr["."][0]
+    entry = served["pr_curves"]["."][0]
     assert entry["step"] == 0 and len(entry["precision"]) >= 2
 
-    layout = server.get_json("/data/plugin/custom_scalars/layout")
-    assert layout["category"][0]["title"] == "Training"
+    assert served["custom_scalars"]["category"][0]["title"] == "Training"
 
-    meshes = server.get_json(f"/data/plugin/mesh/meshes?run={run}&tag=mesh&sample=0")
-    assert {m["content_type"] for m in meshes} == {1, 2, 3}  # VERTEX, FACE, COLOR
-    vertex_bytes = server.get(f"/data/plugin/mesh/data?run={run}&tag=mesh&sample=0&content_type=VERTEX")
-    np.testing.assert_array_equal(np.frombuffer(vertex_bytes, dtype=np.float32).reshape(-1, 3)[1], [1, 0, 0])
+    assert {m["content_type"] for m in served["mesh"]} == {1, 2, 3}  # VERTEX, FACE, COLOR
+    np.testing.assert_array_equal(np.frombuffer(served["mesh/VERTEX"], dtype=np.float32).reshape(-1, 3)[1], [1, 0, 0])
 
-    experiment = server.query_json("/data/plugin/hparams/experiment", {"experimentName": ""})
+    experiment = served["hparams/experiment"]
     names = {h["name"] for h in experiment["hparamInfos"]}
     assert names == {"lr", "optimizer", "batchnorm"}
     types = {h["name"]: h.get("type") for h in experiment["hparamInfos"]}
     assert types["batchnorm"] == "DATA_TYPE_BOOL"
-    groups = server.query_json(
-        "/data/plugin/hparams/session_groups",
-        {
-            "experimentName": "",
-            "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"],
-            "startIndex": 0,
-            "sliceSize": 10,
-        },
-    )
-    (group,) = groups["sessionGroups"]
+    (group,) = served["hparams/session_groups"]["sessionGroups"]
     assert group["hparams"]["batchnorm"] is True and group["hparams"]["optimizer"] == "sgd"
     metrics = {m["name"]["tag"]: m["value"] for m in group["metricValues"]}
     assert metrics["hp/accuracy"] == pytest.approx(0.9)
+
+    graph = served["graph"].decode()
+    assert 'name: "relu"' in graph and 'input: "x"' in graph

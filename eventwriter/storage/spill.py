@@ -24,7 +24,9 @@ import shutil
 import socket
 import struct
 import uuid
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
+
+from .local import LOCAL
 
 _LEN = struct.Struct("<Q")
 
@@ -167,3 +169,60 @@ class Spill:
         self.path = ""
         self._size = self._uploaded = 0
         self.records = 0
+
+
+# -- reading a spill directory left behind (``eventwriter upload-pending``) ----------------------
+
+
+def spill_dirs(root: Optional[str] = None) -> List[str]:
+    """The spill directories under ``root`` (default :func:`default_root`), sorted; none if it is missing."""
+    root = root or default_root()
+    return [LOCAL.join(root, name) for name in LOCAL.list_names(root)]
+
+
+def _read(spill_dir: str, name: str) -> bytes:
+    path = LOCAL.join(spill_dir, name)
+    data = LOCAL.read_bytes(path)
+    if data is None:
+        raise FileNotFoundError(f"{path}: missing from the spill directory")
+    return data
+
+
+def read_target(spill_dir: str) -> Dict[str, Any]:
+    """``target.json``: where the records belong (``directory``, ``suffix``) and who wrote them (``host``, ``pid``)."""
+    target: Dict[str, Any] = json.loads(_read(spill_dir, "target.json").decode("utf-8"))
+    return target
+
+
+def read_header(spill_dir: str) -> bytes:
+    """``header.bin``: the file_version record each uploaded segment starts with."""
+    return _read(spill_dir, "header.bin")
+
+
+def read_inflight(spill_dir: str) -> Optional[Tuple[str, bytes]]:
+    """``(name, segment bytes)`` of the segment whose upload had started, or None if there is none."""
+    meta = LOCAL.read_bytes(LOCAL.join(spill_dir, "inflight.json"))
+    if meta is None:
+        return None
+    return json.loads(meta.decode("utf-8"))["name"], _read(spill_dir, "inflight.bin")
+
+
+def forget_inflight(spill_dir: str) -> None:
+    """Drop the in-flight segment (it is in the store now)."""
+    for name in ("inflight.json", "inflight.bin"):
+        LOCAL.remove(LOCAL.join(spill_dir, name))
+
+
+def read_pending(spill_dir: str) -> bytes:
+    """The whole records of ``records.bin`` not uploaded yet (past ``state.json``'s offset); empty if none."""
+    records = LOCAL.read_bytes(LOCAL.join(spill_dir, "records.bin"))
+    if records is None:
+        return b""
+    uploaded = int(json.loads(_read(spill_dir, "state.json").decode("utf-8")).get("uploaded", 0))
+    rest = records[uploaded:]
+    return rest[: (record_ends(rest) or [0])[-1]]
+
+
+def remove_spill_dir(spill_dir: str) -> None:
+    """Delete a spill directory whose records are all in the store."""
+    shutil.rmtree(spill_dir)
