@@ -10,80 +10,21 @@ environment variables.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
 import sys
-import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from tbserver import free_port
+from serverproc import ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
-def _wait_port(port: int, proc: subprocess.Popen, log, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"server exited with {proc.returncode}: {log.read().decode('utf-8', 'replace')[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise TimeoutError(f"server on port {port} did not answer within {timeout} s")
-
-
-class Server:
-    """A subprocess server: ``start()`` waits until its port answers, ``stop()`` ends it."""
-
-    name = "server"
-
-    def __init__(self) -> None:
-        self.port = 0
-        self.proc: Optional[subprocess.Popen] = None
-        self._log = tempfile.TemporaryFile()
-        self._tmp = tempfile.mkdtemp(prefix=f"ew-{self.name}-")
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def command(self) -> List[str]:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def start(self, timeout: float = 60.0) -> "Server":
-        self.port = free_port()
-        env = dict(os.environ)
-        for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
-            env.pop(var, None)
-        self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=self._tmp)
-        _wait_port(self.port, self.proc, self._log, timeout)
-        return self
-
-    def output(self) -> str:
-        self._log.seek(0)
-        return self._log.read().decode("utf-8", "replace")[-4000:]
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._log.close()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+class Server(ServerProcess):
+    """An object-store emulator: ready once its port answers."""
 
 
 class MotoS3(Server):

@@ -3,67 +3,55 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Optional, Sequence
+from typing import Any, List, Sequence
+
+from serverproc import ServerProcess
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class TensorBoardServer:
+class TensorBoardServer(ServerProcess):
     """``python -m tensorboard.main --logdir X --host 127.0.0.1 --port P`` started and stopped by a test.
 
     ``load_fast=True`` uses the default Rust data server; False the Python loader.
     """
 
+    name = "tensorboard"
+
     def __init__(self, logdir: str, load_fast: bool = True, extra_args: Sequence[str] = ()) -> None:
+        super().__init__()
         self.logdir = logdir
         self.load_fast = load_fast
         self.extra_args = list(extra_args)
-        self.port = 0
-        self.proc: Optional[subprocess.Popen] = None
-        self._log = tempfile.TemporaryFile()
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """``http://127.0.0.1:<port>``."""
+        return self.endpoint
 
-    def start(self, timeout: float = 90.0) -> None:
-        """Start the server and wait (at most ``timeout`` s) until it answers and has loaded the logdir."""
-        self.port = free_port()
-        cmd = [
+    def command(self) -> List[str]:
+        """tensorboard on this port, reloading every second."""
+        return [
             sys.executable, "-m", "tensorboard.main",
             "--logdir", self.logdir, "--host", "127.0.0.1", "--port", str(self.port),
             "--load_fast", "true" if self.load_fast else "false",
             "--reload_interval", "1",
         ] + self.extra_args
-        env = dict(os.environ)
-        env.pop("http_proxy", None)
-        env.pop("HTTP_PROXY", None)
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"tensorboard exited with {self.proc.returncode}:\n{self.output()}")
-            try:
-                self.get("/data/runs", timeout=2)
-                break
-            except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(0.3)
-        else:
-            self.stop()
-            raise TimeoutError(f"tensorboard did not answer within {timeout} s:\n{self.output()}")
+
+    def ready(self) -> bool:
+        """True once the HTTP API answers."""
+        try:
+            self.get("/data/runs", timeout=2)
+            return True
+        except (urllib.error.URLError, ConnectionError, OSError):
+            return False
+
+    def start(self, timeout: float = 90.0) -> "TensorBoardServer":
+        """Start the server and wait (at most ``timeout`` s) until its HTTP API answers."""
+        super().start(timeout)
+        return self
 
     def wait_for(self, predicate, route: str, timeout: float = 60.0) -> Any:
         """Poll ``route`` (JSON) until ``predicate(data)`` is true; return the data or raise TimeoutError."""
@@ -98,19 +86,3 @@ class TensorBoardServer:
         from urllib.parse import quote
 
         return self.get_json(f"{route}?request={quote(json.dumps(request))}", timeout)
-
-    def output(self) -> str:
-        """What the server printed so far (last 4 kB)."""
-        self._log.seek(0)
-        return self._log.read().decode("utf-8", "replace")[-4000:]
-
-    def stop(self) -> None:
-        """Terminate the server (kill after 10 s)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._log.close()

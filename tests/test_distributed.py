@@ -10,7 +10,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from serverproc import free_port
 from tbutil import legacy_accumulator, plugin_accumulator, run_dirs, tensor_values
 
 from eventwriter import NullWriter, SummaryWriter, SummaryWriterLike
@@ -239,12 +239,6 @@ def test_reduce_refuses_to_pretend_when_the_launcher_says_several_ranks(clean_en
 
 # --- a real 2-process gloo job -------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory):
     """Run tests/distworker.py on 2 gloo ranks; returns (outdir, [rank 0 report, rank 1 report])."""
@@ -252,7 +246,7 @@ def two_ranks(tmp_path_factory):
     import distworker
 
     outdir = tmp_path_factory.mktemp("two_ranks")
-    context = mp.spawn(distworker.library_worker, args=(_free_port(), str(outdir)), nprocs=2,
+    context = mp.spawn(distworker.library_worker, args=(free_port(), str(outdir)), nprocs=2,
                        join=False)
     deadline = time.monotonic() + 240
     while not context.join(timeout=1):

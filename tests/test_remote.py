@@ -211,7 +211,7 @@ os._exit(0)
 
 
 def test_permanent_failure_keeps_records_and_cli_uploads_them_later(s3_run, moto_s3, tmp_path):
-    from tbserver import free_port
+    from serverproc import free_port
 
     pending = tmp_path / "pending"
     env = dict(os.environ, PYTHONPATH=str(ROOT), EVENTWRITER_PENDING_DIR=str(pending))

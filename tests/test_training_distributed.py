@@ -12,7 +12,6 @@ import collections
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 pytest.importorskip("matplotlib")
 
+from serverproc import free_port  # noqa: E402
 from tbutil import loader_events, plugin_accumulator, run_dirs, scalar_series, tensor_values  # noqa: E402
 from tensorboard.plugins.hparams import plugin_data_pb2  # noqa: E402
 from test_training import CLASSES, LOG_STEPS, SHORT_ARGS, _run_cli, _tags_by_run  # noqa: E402
@@ -40,12 +40,6 @@ pytestmark = [pytest.mark.torch, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ["FASHION_MNIST_DIR"])
 TEST_LIMIT = 1000  # as in SHORT_ARGS
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _torchrun(launcher_args: list[str], training_args: list[str]) -> subprocess.Popen:
@@ -182,7 +176,7 @@ def test_two_node_rendezvous_on_localhost(tmp_path):
     existing.mkdir()
     (existing / "earlier.txt").write_text("an earlier run")
     logdir = tmp_path / "run_2"  # the rerun rule applies once, to the job
-    port = _free_port()
+    port = free_port()
     launcher = ["--nnodes", "2", "--nproc_per_node", "1", "--rdzv-backend", "c10d",
                 "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", f"test{port}"]
     tiny = ["--max-steps", "20", "--log-interval", "10", "--test-limit", "200", "--seed", "3",
