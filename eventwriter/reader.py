@@ -83,7 +83,8 @@ class RunInfo:
     problems: List[str] = field(default_factory=list)
 
 
-def _is_event_file(name: str) -> bool:
+def is_event_file_name(name: str) -> bool:
+    """True for a file name TensorBoard reads as an event file (contains ``tfevents``, not a profile stub)."""
     return "tfevents" in name and not name.endswith(".profile-empty")
 
 
@@ -126,9 +127,9 @@ def run_files(logdir: PathLike, storage_options: Optional[Mapping[str, Any]] = N
     runs: Dict[str, List[str]] = {}
     for entry in storage.walk(root):
         for name in entry.skipped:
-            if _is_event_file(name):
+            if is_event_file_name(name):
                 warnings.warn(SkippedFileWarning(storage.join(entry.directory, name)), stacklevel=2)
-        files = [f for f in entry.files if _is_event_file(f)]
+        files = [f for f in entry.files if is_event_file_name(f)]
         if files:
             runs[_relative(root, entry.directory)] = [storage.join(entry.directory, f) for f in files]
     return runs

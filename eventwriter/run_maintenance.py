@@ -30,10 +30,6 @@ class CompactResult:
     records: int
 
 
-def _is_event_name(name: str) -> bool:
-    return "tfevents" in name and not name.endswith(".profile-empty")
-
-
 def _compact_name(first: str) -> str:
     """A name that sorts before ``first`` (an ``events.out.tfevents.<secs>...`` name)."""
     head = "events.out.tfevents."
@@ -55,10 +51,11 @@ def compact(url: str, storage_options: Optional[Dict[str, Any]] = None) -> Compa
         ValueError: fewer than two event files, or a damaged record (nothing is changed then).
     """
     from . import protos
+    from .reader import is_event_file_name
     from .storage import storage_for
 
     storage = storage_for(url, storage_options)
-    names = [n for n in storage.list_names(url) if _is_event_name(n)]
+    names = [n for n in storage.list_names(url) if is_event_file_name(n)]
     if len(names) < 2:
         raise ValueError(f"{url}: {len(names)} event file(s); nothing to compact")
     parts: List[bytes] = []
@@ -90,18 +87,6 @@ def compact(url: str, storage_options: Optional[Dict[str, Any]] = None) -> Compa
     return CompactResult(target, [storage.join(url, n) for n in names], count)
 
 
-def _pid_alive(host: str, pid: int) -> bool:
-    if host != socket.gethostname():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
 def upload_pending(spill_dir: str, storage_options: Optional[Dict[str, Any]] = None, force: bool = False) -> int:
     """Upload the records a writer kept in ``spill_dir``; returns how many records were sent.
 
@@ -115,16 +100,17 @@ def upload_pending(spill_dir: str, storage_options: Optional[Dict[str, Any]] = N
             ``force=True`` overrides.
     """
     from .event_file import event_file_name
-    from .storage import storage_for
-    from .storage import spill
+    from .reader import is_event_file_name
+    from .storage import spill, storage_for
+    from .storage.local import pid_alive
 
     target = spill.read_target(spill_dir)
-    if not force and _pid_alive(target.get("host", ""), int(target.get("pid", 0))):
+    if not force and target.get("host") == socket.gethostname() and pid_alive(int(target.get("pid", 0))):
         raise RuntimeError(f"{spill_dir}: process {target['pid']} that owns it is still running (it retries itself)")
     directory = target["directory"]
     storage = storage_for(directory, storage_options)
     header = spill.read_header(spill_dir)
-    last = max([n for n in storage.list_names(directory) if _is_event_name(n)], default="")
+    last = max([n for n in storage.list_names(directory) if is_event_file_name(n)], default="")
     serial = [0]
 
     def next_name() -> str:
@@ -177,6 +163,7 @@ def fetch_projector(url: str, destination: str, storage_options: Optional[Dict[s
     """
     from . import protos
     from .projector import CONFIG_NAME
+    from .reader import is_event_file_name
     from .storage import storage_for
     from .storage.local import LOCAL
 
@@ -192,7 +179,7 @@ def fetch_projector(url: str, destination: str, storage_options: Optional[Dict[s
         for rel in (embedding.tensor_path, embedding.metadata_path, embedding.sprite.image_path):
             if rel:
                 relative.append(rel)
-    relative += [n for n in storage.list_names(url) if _is_event_name(n)]
+    relative += [n for n in storage.list_names(url) if is_event_file_name(n)]
     written = []
     for rel in relative:
         parts = [p for p in rel.split("/") if p]

@@ -235,7 +235,7 @@ class SummaryWriter:
         wall_time = _now() if walltime is None else event_wall_time(walltime)
         self._write_record(encode_record(_event_prefix(wall_time, step) + prefix + _float32_bytes(value)))
         steps = self._last_scalar_step
-        if len(steps) < MAX_TRACKED_TAGS or tag in steps:
+        if len(steps) < MAX_TRACKED_TAGS or tag in steps:  # _note_step's common case, inlined: the hot path
             steps[tag] = step
         else:
             self._note_step(tag, step)

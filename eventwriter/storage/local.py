@@ -211,7 +211,7 @@ class LocalStorage:
                 age = now - entry.stat(follow_symlinks=False).st_mtime
             except OSError:
                 continue
-            dead = parts[0].endswith("." + host) and not _pid_alive(int(parts[1]))
+            dead = parts[0].endswith("." + host) and not pid_alive(int(parts[1]))
             if dead or age > _STALE_TMP_SECS:
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
@@ -304,7 +304,8 @@ class LocalStorage:
             return []
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True if process ``pid`` of this host exists (owned by anyone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

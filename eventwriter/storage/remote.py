@@ -17,6 +17,7 @@ Imported only when a URL is given, so ``import eventwriter`` and local logging n
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import time
@@ -112,7 +113,7 @@ class RemoteStorage:
         """Compare-and-swap loop: read with its version, write only if unchanged, else read again."""
         deadline = time.monotonic() + timeout
         delays = backoff_delays(first=0.05, cap=1.0)
-        with _local_cas_lock if not self.ops.conditional else _NO_LOCK:
+        with _local_cas_lock if not self.ops.conditional else contextlib.nullcontext():
             while True:
                 old, version = self._retrying(functools.partial(self.ops.read_versioned, path))
                 if self._retrying(functools.partial(self.ops.put_if, path, transform(old), version)):
@@ -184,17 +185,6 @@ class RemoteStorage:
                 if isinstance(exc, FileNotFoundError) or not is_transient(exc) or time.monotonic() + delay > deadline:
                     raise
                 time.sleep(delay)
-
-
-class _NoLock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-
-_NO_LOCK = _NoLock()
 
 
 def remote_storage(
