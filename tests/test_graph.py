@@ -79,7 +79,7 @@ def test_torch_names_are_deterministic():
     model, x = ConvNet(), torch.randn(2, 1, 8, 8)
     first, _ = _quiet(torch_graph, model, x)
     second, _ = _quiet(torch_graph, model, x)
-    assert first.SerializeToString() == second.SerializeToString()
+    assert first.SerializeToString(deterministic=True) == second.SerializeToString(deterministic=True)
 
 
 def test_add_graph_matches_torch_through_loader(tmp_path):
@@ -122,8 +122,8 @@ def test_graph_def_identical_to_torch(make, example, strict):
     model.train()
     theirs, t_meta = _quiet(torch_graph, model, x, use_strict_trace=strict)
     ours, o_meta = graph_events(model, x, use_strict_trace=strict)
-    assert ours.SerializeToString() == theirs.SerializeToString()
-    assert o_meta.SerializeToString() == t_meta.SerializeToString()
+    assert ours.SerializeToString(deterministic=True) == theirs.SerializeToString(deterministic=True)
+    assert o_meta.SerializeToString(deterministic=True) == t_meta.SerializeToString(deterministic=True)
     assert model.training  # traced in eval mode, restored afterwards
 
 
@@ -150,6 +150,22 @@ def test_untraceable_model_raises_clear_error_and_writer_keeps_working(tmp_path,
     assert "loss" in acc.Tags()["tensors"]
 
 
+def test_graph_bytes_are_reproducible(tmp_path):
+    """Map fields (NodeDef.attr) go to disk in key order, so one graph always gives the same file bytes."""
+    from eventwriter import protos
+    from tbutil import loader_events
+
+    node = protos.NodeDef(name="a", op="b")
+    for key in reversed([f"k{i:02d}" for i in range(20)]):
+        node.attr[key].i = 1
+    graph = protos.GraphDef(node=[node])
+    with SummaryWriter(str(tmp_path)) as w:
+        w.add_graph(graph)
+    (path,) = [tmp_path / f for f in os.listdir(tmp_path) if "tfevents" in f]
+    (on_disk,) = [e.graph_def for e in loader_events(path) if e.HasField("graph_def")]
+    assert on_disk == graph.SerializeToString(deterministic=True)
+
+
 def test_not_callable_model():
     with pytest.raises(TypeError, match="model"):
         graph_events(42)
@@ -163,7 +179,7 @@ def test_ready_graph_def_and_bytes(tmp_path):
     node.attr["T"].type = 1
     theirs.versions.producer = 27
     ours = graph_def_from(theirs)
-    assert ours.SerializeToString() == theirs.SerializeToString()
+    assert ours.SerializeToString(deterministic=True) == theirs.SerializeToString(deterministic=True)
     assert is_graph_def(theirs) and is_graph_def(ours) and not is_graph_def(node)
     assert graph_def_from(theirs.SerializeToString()) == ours
     assert graph_def_from(ours) is ours
@@ -172,7 +188,7 @@ def test_ready_graph_def_and_bytes(tmp_path):
         with SummaryWriter(str(tmp_path / str(i))) as w:
             w.add_graph(given)
         loaded = plugin_accumulator(tmp_path / str(i)).Graph()
-        assert loaded.SerializeToString() == theirs.SerializeToString()
+        assert loaded.SerializeToString(deterministic=True) == theirs.SerializeToString(deterministic=True)
 
     with pytest.raises(ValueError, match="GraphDef"):
         graph_def_from(b"\xff\xff\xff")
@@ -223,8 +239,8 @@ def test_onnx_graph_matches_torch(tmp_path, build, capsys):
         w.add_onnx_graph(str(path))
     t_graph = plugin_accumulator(theirs).Graph()
     o_graph = plugin_accumulator(tmp_path / "ours").Graph()
-    assert o_graph.SerializeToString() == t_graph.SerializeToString()
-    assert onnx_graph_def(str(path)).SerializeToString() == t_graph.SerializeToString()
+    assert o_graph.SerializeToString(deterministic=True) == t_graph.SerializeToString(deterministic=True)
+    assert onnx_graph_def(str(path)).SerializeToString(deterministic=True) == t_graph.SerializeToString(deterministic=True)
     ops = [n.op for n in o_graph.node]
     assert ops.count("Variable") == 2 and len(ops) > 2
 
