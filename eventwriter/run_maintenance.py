@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from .record import encode_record, read_records
 
 _SEGMENT_BYTES = 64 << 20
+DEFAULT_MIN_AGE = 300.0  # seconds since a run's newest event before compact takes it for finished
 
 
 @dataclass
@@ -38,7 +39,7 @@ def _compact_name(first: str) -> str:
     return "%s%010d.compacted.%s" % (head, before, socket.gethostname())
 
 
-def compact(url: str, storage_options: Optional[Dict[str, Any]] = None) -> CompactResult:
+def compact(url: str, storage_options: Optional[Dict[str, Any]] = None, min_age: float = DEFAULT_MIN_AGE) -> CompactResult:
     """Merge the event files directly in ``url`` (a finished run) into one object, then delete them.
 
     Every record of every file is checked (both CRCs) before anything is written; the headers of
@@ -47,9 +48,16 @@ def compact(url: str, storage_options: Optional[Dict[str, Any]] = None) -> Compa
     and only then are the segments deleted. Between that write and the last delete, a reader that
     lists the run sees the events twice (README: "Logging to object storage").
 
+    A run whose newest event was logged less than ``min_age`` seconds ago (by its ``wall_time``)
+    is taken for live and left alone: its writer may still be retrying a segment that compaction
+    would merge and delete, and the retry would then store those events a second time.
+
     Raises:
         ValueError: fewer than two event files, or a damaged record (nothing is changed then).
+        RuntimeError: the run looks live (nothing is changed); ``min_age=0`` overrides.
     """
+    if not min_age >= 0:
+        raise ValueError(f"min_age must be a number of seconds >= 0, got {min_age!r}")
     from . import protos
     from .reader import is_event_file_name
     from .storage import storage_for
@@ -60,6 +68,7 @@ def compact(url: str, storage_options: Optional[Dict[str, Any]] = None) -> Compa
         raise ValueError(f"{url}: {len(names)} event file(s); nothing to compact")
     parts: List[bytes] = []
     count = 0
+    newest = float("-inf")
     for index, name in enumerate(names):
         path = storage.join(url, name)
         data = storage.read_bytes(path)
@@ -67,10 +76,17 @@ def compact(url: str, storage_options: Optional[Dict[str, Any]] = None) -> Compa
             raise ValueError(f"{path}: disappeared while compacting")
         for position, record in enumerate(read_records(io.BytesIO(data), path)):
             event = protos.Event.FromString(record.payload)
+            newest = max(newest, event.wall_time)
             if index > 0 and position == 0 and event.WhichOneof("what") == "file_version" and not event.step:
                 continue  # each segment's own header; the merged file keeps the first one
             parts.append(encode_record(record.payload))
             count += 1
+    age = time.time() - newest
+    if age < min_age:
+        raise RuntimeError(
+            f"{url}: its newest event was logged {max(age, 0.0):.0f} s ago (less than {min_age:g} s), so its writer may still be "
+            "running; compact finished runs, or pass --min-age 0 if you know it has stopped"
+        )
     merged = b"".join(parts)
     target = storage.join(url, _compact_name(names[0]))
     ops = getattr(storage, "ops", None)
@@ -213,8 +229,8 @@ def _options(pairs: Sequence[str]) -> Dict[str, Any]:
 
 def _cmd_compact(args: argparse.Namespace) -> int:
     try:
-        result = compact(args.url, _options(args.storage_option))
-    except (ValueError, FileExistsError) as exc:
+        result = compact(args.url, _options(args.storage_option), min_age=args.min_age)
+    except (ValueError, FileExistsError, RuntimeError) as exc:
         sys.stderr.write(f"eventwriter: {exc}\n")
         return 1
     sys.stdout.write(f"{result.merged}: {result.records} records from {len(result.removed)} files (removed)\n")
@@ -256,6 +272,12 @@ def register(sub: Any) -> None:
     option_help = "fsspec storage option KEY=VALUE (VALUE parsed as JSON when it can be); repeatable"
     p = sub.add_parser("compact", help="merge a finished remote run's segments into one object, then delete them")
     p.add_argument("url")
+    p.add_argument(
+        "--min-age",
+        type=float,
+        default=DEFAULT_MIN_AGE,
+        help="refuse a run whose newest event is younger than this many seconds (default %(default)g: it may be live)",
+    )
     p.add_argument("-o", "--storage-option", action="append", default=[], help=option_help)
     p.set_defaults(func=_cmd_compact)
     p = sub.add_parser("upload-pending", help="upload records a writer kept on local disk when the store failed")

@@ -19,8 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eventwriter import SummaryWriter
+from eventwriter import SummaryWriter, protos, wire
 from eventwriter.cli import main as cli_main
+from eventwriter.record import encode_record
+from eventwriter.run_maintenance import compact
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -288,13 +290,29 @@ def test_compact_merges_segments_before_them_and_deletes_them(s3_run):
                 w.flush()
     before = _event_names(s3_run)
     assert len(before) == 3
-    assert cli_main(["compact", s3_run]) == 0
+    assert cli_main(["compact", s3_run]) == 1  # just written: it may be live, so it is left alone
+    assert _event_names(s3_run) == before
+    assert cli_main(["compact", "--min-age", "0", s3_run]) == 0
     after = _event_names(s3_run)
     assert len(after) == 1 and after[0] < before[0]
     events = _records(_fs(s3_run).cat_file(f"{s3_run}/{after[0]}"))
     assert sum(e.WhichOneof("what") == "file_version" for e in events) == 1
     assert _tb_scalars(s3_run)["c"] == [(s, float(s)) for s in range(12)]
     assert cli_main(["verify", s3_run]) == 0
+
+
+def test_compact_takes_a_run_whose_newest_event_is_old_for_finished(s3_run):
+    fs = _fs(s3_run)
+    day_ago = time.time() - 86400
+    for n, name in enumerate(["events.out.tfevents.1700000000.h.1.0", "events.out.tfevents.1700000001.h.1.0"]):
+        header = encode_record(protos.Event(wall_time=day_ago, file_version="brain.Event:2").SerializeToString())
+        scalar = encode_record(wire.event_prefix(day_ago + n, n) + wire.simple_value_prefix("old") + wire.float32_bytes(n))
+        fs.pipe_file(f"{s3_run}/{name}", header + scalar)
+    result = compact(s3_run)
+    assert len(result.removed) == 2 and result.records == 3
+    assert _tb_scalars(s3_run)["old"] == [(0, 0.0), (1, 1.0)]
+    with pytest.raises(ValueError, match="min_age"):
+        compact(s3_run, min_age=float("nan"))
 
 
 def test_purge_step_records_stay_in_the_first_segment(s3_run):
