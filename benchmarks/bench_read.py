@@ -7,7 +7,8 @@ Competitors, all in one run on the same logdir (written with eventwriter):
   timed from launch until its HTTP API serves every point of every run and tag);
   and ``eventwriter.frames.scalars`` (cold: first call in a fresh process, worker start included;
   warm: best of --repeat; in-process: ``workers=0``).
-Also measures the peak resident memory of ``frames.scalars`` against the size of its table.
+Also measures the peak resident memory of ``frames.scalars`` against the size of its table, on
+that logdir and on one run holding the same rows in a single event file.
 
 Run: .venv/bin/python benchmarks/bench_read.py [--runs 10] [--points 50000] [--repeat 3] [--skip-server]
 No assertions: machines are noisy. Prints times and ratios (competitor / frames warm).
@@ -205,9 +206,13 @@ def main() -> None:
 
         if args.skip_memory:
             return
+        single = os.path.join(tmp, "single")
+        print(f"\nbuilding one run, one file of {expected} scalars ...", flush=True)
+        build(single, 1, expected // len(TAGS))
         print("\npeak resident memory of frames.scalars (fresh process, pandas format):")
-        for label, workers in (("workers (default)", None), ("in-process (workers=0)", 0)):
-            m = child_run(logdir, workers)
+        cases = (("workers (default)", logdir, None), ("in-process (workers=0)", logdir, 0), ("one file, in-process", single, 0))
+        for label, where, workers in cases:
+            m = child_run(where, workers)
             growth = m["peak"] - m["base"]
             print(
                 f"  {label:<24} table {m['table'] / 1e6:6.1f} MB; peak RSS growth of the calling process "

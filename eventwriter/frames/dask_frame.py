@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import Any, List, Mapping, Optional, Tuple
 
-from .filepass import read_chunk
+from .file_reader import read_file
 from .kinds import KINDS
 from .reading import Names, PathLike, finish, names_arg, report_damage, selected_runs
 from .runs import RunState, resolve
-from .source import read_bytes
 from .table import to_pandas
 
 
@@ -31,7 +30,7 @@ def read_partition(
 ) -> Any:
     """One partition: the ``kind`` rows of one event file, as a pandas DataFrame."""
     run, path = job
-    chunk = read_chunk(path, read_bytes(path, 0, storage_options), 0, kind, tags, payload)
+    chunk = read_file(path, 0, kind, tags, payload, storage_options)
     report_damage(chunk, on_damage)
     rows = resolve([(0, chunk)], RunState(), KINDS[kind].wants)
     return _as_strings(to_pandas(finish([(run, rows)], kind)))

@@ -10,7 +10,7 @@ steps (plugin choice, purges) happen after all files of a run are read.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -64,10 +64,13 @@ def read_chunk(
     kind: str,
     tags: Optional[FrozenSet[str]] = None,
     payload: bool = False,
+    file_version: Optional[float] = None,
 ) -> FileChunk:
     """Decode ``data`` (the file's bytes from offset ``start``) for ``kind``.
 
     Only complete records are used; ``end`` is the file offset after the last sound one.
+    ``file_version`` is the version in force before ``data`` when the caller knows it (the same
+    file's earlier bytes set it), which lets the summary steps be summarised as below.
     """
     spec = KINDS[kind]
     buf = np.frombuffer(data, dtype=np.uint8)
@@ -197,7 +200,8 @@ def read_chunk(
     chunk.summary_rec, chunk.summary_step = all_summary_rec[order], all_summary_step[order]
     versions = chunk.file_versions
     first_summary = int(chunk.summary_rec[0]) if len(chunk.summary_rec) else n_records
-    if versions and versions[0][0] < first_summary and all(v >= 2 for _, v in versions) and len(chunk.summary_rec) > 1:
+    known = (versions and versions[0][0] < first_summary) or (file_version is not None and file_version >= 2)
+    if known and all(v >= 2 for _, v in versions) and len(chunk.summary_rec) > 1:
         # Every summary event here is read under file_version >= 2, where steps going back purge
         # nothing: only the last step matters (it carries over to the next file).
         chunk.summary_rec, chunk.summary_step = chunk.summary_rec[-1:], chunk.summary_step[-1:]
@@ -259,3 +263,100 @@ def _cut(chunk: FileChunk, cut: int) -> None:
     chunk.tag_meta = {t: m for t, m in chunk.tag_meta.items() if m[0] < cut}
     chunk.file_versions = [fv for fv in chunk.file_versions if fv[0] < cut]
     chunk.starts = [s for s in chunk.starts if s[0] < cut]
+
+
+
+class _Growing:
+    """A 1-D array appended to in place: grown by half its size with ``realloc``, shrunk at the end.
+
+    Large numpy buffers live in their own memory mappings, which ``realloc`` moves without copying;
+    the rows of a whole file therefore never exist twice, while each window's arrays are freed
+    as soon as they are appended.
+    """
+
+    def __init__(self, dtype: Any) -> None:
+        self.array = np.empty(0, dtype)
+        self.size = 0
+
+    def extend(self, values: np.ndarray) -> None:
+        need = self.size + len(values)
+        if values.dtype != self.array.dtype and np.result_type(values, self.array) != self.array.dtype:
+            self.array = self.array.astype(np.result_type(values, self.array))
+        if need > len(self.array):
+            self.array.resize(max(need, len(self.array) * 3 // 2, 4096), refcheck=False)
+        self.array[self.size : need] = values
+        self.size = need
+
+    def finish(self) -> np.ndarray:
+        self.array.resize(self.size, refcheck=False)
+        return self.array
+
+
+class ChunkBuilder:
+    """Joins the chunks of consecutive windows of one file into one :class:`FileChunk`.
+
+    Each added chunk starts where the previous one ended; record numbers continue across them,
+    tag codes are renumbered into one name list, and the end, truncation and damage are those of
+    the last chunk. Added chunks are emptied, so only the joined rows stay in memory.
+    """
+
+    def __init__(self) -> None:
+        self._first: Optional[FileChunk] = None
+        self._last: Optional[FileChunk] = None
+        self._tag_codes: Dict[str, int] = {}
+        self._records = 0
+        self._arrays = {
+            "rec": _Growing(np.int32),
+            "tag": _Growing(np.int32),
+            "step": _Growing(np.int64),
+            "wall_time": _Growing(np.float64),
+            "summary_rec": _Growing(np.int64),
+            "summary_step": _Growing(np.int64),
+        }
+        self._columns: Dict[str, Union[_Growing, List[Any]]] = {}
+        self._meta: Dict[str, Tuple[int, str, bytes]] = {}
+        self._file_versions: List[Tuple[int, float]] = []
+        self._starts: List[Tuple[int, int]] = []
+
+    def add(self, chunk: FileChunk) -> None:
+        """Append the rows of ``chunk`` (the next window of the file)."""
+        base = self._records
+        if self._first is None:
+            self._first = chunk
+        self._last = chunk
+        remap = np.array([self._tag_codes.setdefault(t, len(self._tag_codes)) for t in chunk.tags] or [0], dtype=np.int32)
+        self._arrays["rec"].extend(chunk.rec + base)
+        self._arrays["tag"].extend(remap[chunk.tag] if len(chunk.tag) else chunk.tag)
+        self._arrays["step"].extend(chunk.step)
+        self._arrays["wall_time"].extend(chunk.wall_time)
+        self._arrays["summary_rec"].extend(chunk.summary_rec + base)
+        self._arrays["summary_step"].extend(chunk.summary_step)
+        for name, col in chunk.columns.items():
+            if name not in self._columns:
+                self._columns[name] = _Growing(col.dtype) if isinstance(col, np.ndarray) else []
+            target = self._columns[name]
+            if isinstance(target, _Growing) and not isinstance(col, np.ndarray):
+                self._columns[name] = target = target.finish().tolist()
+            target.extend(col)
+        for name, (at, plugin, content) in chunk.tag_meta.items():
+            _note_meta(self._meta, name, at + base, (plugin, content))
+        self._file_versions += [(at + base, v) for at, v in chunk.file_versions]
+        self._starts += [(at + base, step) for at, step in chunk.starts]
+        self._records += chunk.records
+        chunk.rec = chunk.tag = chunk.step = chunk.wall_time = chunk.summary_rec = chunk.summary_step = np.zeros(0, np.int64)
+        chunk.columns = {}
+
+    def finish(self) -> FileChunk:
+        """The joined chunk (at least one chunk must have been added)."""
+        if self._first is None or self._last is None:
+            raise ValueError("ChunkBuilder.finish: no chunk was added")
+        last = self._last
+        out = FileChunk(self._first.path, self._first.start, last.end, last.truncated, last.damage)
+        out.records = self._records
+        out.tags = list(self._tag_codes)
+        out.rec, out.tag = self._arrays["rec"].finish(), self._arrays["tag"].finish()
+        out.step, out.wall_time = self._arrays["step"].finish(), self._arrays["wall_time"].finish()
+        out.summary_rec, out.summary_step = self._arrays["summary_rec"].finish(), self._arrays["summary_step"].finish()
+        out.columns = {name: col.finish() if isinstance(col, _Growing) else col for name, col in self._columns.items()}
+        out.tag_meta, out.file_versions, out.starts = self._meta, self._file_versions, self._starts
+        return out

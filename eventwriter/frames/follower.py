@@ -17,11 +17,11 @@ from __future__ import annotations
 import warnings
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
-from .filepass import read_chunk
+from .file_reader import read_file
 from .kinds import KINDS
 from .reading import DamagedFileWarning, Names, PathLike, check_common, names_arg, report_damage
 from .runs import RunRows, RunState, resolve
-from .source import file_size, list_runs, read_bytes
+from .source import file_size, list_runs
 from .table import Columns, combine, render
 
 
@@ -85,7 +85,7 @@ class Follower:
                     offset = 0
                 if size == offset:
                     continue
-                chunk = read_chunk(path, read_bytes(path, offset, self.storage_options), offset, self.kind, self._tags, self.payload)
+                chunk = read_file(path, offset, self.kind, self._tags, self.payload, self.storage_options)
                 self.offsets[path] = chunk.end
                 if chunk.damage is not None:
                     self._dead.add(path)  # TensorBoard never reads past a damaged record either

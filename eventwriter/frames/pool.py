@@ -14,8 +14,8 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple
 
-from .filepass import FileChunk, read_chunk
-from .source import read_bytes
+from .file_reader import read_file
+from .filepass import FileChunk
 
 _MIN_PARALLEL_BYTES = 4 << 20  # below this, starting or feeding workers costs more than it saves
 _pool: Optional[ProcessPoolExecutor] = None
@@ -25,9 +25,9 @@ Job = Tuple[str, int]  # (path, start offset)
 
 
 def read_job(job: Job, kind: str, tags: Any, payload: bool, storage_options: Optional[Mapping[str, Any]]) -> FileChunk:
-    """Read one file from its offset and decode it (runs in a worker or in-process)."""
+    """Read one file from its offset and decode it, a window at a time (in a worker or in-process)."""
     path, start = job
-    return read_chunk(path, read_bytes(path, start, storage_options), start, kind, tags, payload)
+    return read_file(path, start, kind, tags, payload, storage_options)
 
 
 def _executor(size: int) -> ProcessPoolExecutor:

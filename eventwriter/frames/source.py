@@ -1,6 +1,6 @@
 """The one place where the frames layer lists and opens event files: through the storage seam.
 
-Every file the frames layer reads is found by :func:`list_runs` and read by :func:`read_bytes`,
+Every file the frames layer reads is found by :func:`list_runs` and opened by :func:`open_at`,
 for local paths and store URLs alike (``s3://``, ``gs://``, ``az://``, any fsspec URL, with
 ``storage_options`` for fsspec): :mod:`eventwriter.storage` picks the backend, and
 :func:`eventwriter.reader.run_files` applies TensorBoard's run rules on top of it.
@@ -9,7 +9,7 @@ for local paths and store URLs alike (``s3://``, ``gs://``, ``az://``, any fsspe
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, BinaryIO, Dict, List, Mapping, Optional
 
 from ..reader import run_files
 from ..storage import storage_for
@@ -20,12 +20,12 @@ def list_runs(logdir: "str | os.PathLike[str]", storage_options: Optional[Mappin
     return run_files(os.fspath(logdir), storage_options)
 
 
-def read_bytes(path: str, start: int = 0, storage_options: Optional[Mapping[str, Any]] = None) -> bytes:
-    """The bytes of the event file ``path`` from offset ``start`` to its current end."""
-    with storage_for(path, storage_options).open_read(path) as stream:
-        if start:
-            stream.seek(start)
-        return stream.read()
+def open_at(path: str, start: int = 0, storage_options: Optional[Mapping[str, Any]] = None) -> BinaryIO:
+    """The event file ``path`` open for reading, positioned at byte ``start``."""
+    stream = storage_for(path, storage_options).open_read(path)
+    if start:
+        stream.seek(start)
+    return stream
 
 
 def file_size(path: str, storage_options: Optional[Mapping[str, Any]] = None) -> int:

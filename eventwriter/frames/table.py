@@ -14,6 +14,7 @@ import numpy as np
 from .runs import RunRows
 
 FORMATS = ("pandas", "arrow", "polars")
+_NOTHING = np.zeros(0)
 
 
 class Columns:
@@ -38,37 +39,51 @@ def combine(parts: Sequence[Tuple[str, RunRows]], kind_columns: Sequence[str], e
     data: Dict[str, Any] = {"step": np.empty(total, np.int64), "wall_time": np.empty(total, np.float64)}
     pieces: Dict[str, List[Any]] = {}
     for c in kind_columns:
-        found = [rows.columns.get(c) for _, rows in parts]
-        arrays = [p for p in found if isinstance(p, np.ndarray)]
-        if found and len(arrays) == len(found):
-            data[c] = np.empty(total, np.result_type(*arrays))
+        types = [col.dtype if isinstance(col, np.ndarray) else None for col in (rows.columns.get(c) for _, rows in parts)]
+        if types and all(t is not None for t in types):
+            data[c] = np.empty(total, np.result_type(*types))
         else:
             pieces[c] = []
     at = 0
     for r, (_, rows) in enumerate(parts):
-        # Copy each run into place and let its arrays go, so that at most one run is held twice.
+        # Copy each run into place (in table order) and let its arrays go.
         end = at + lengths[r]
+        order = rows.order
         remap = np.array([tag_index[t] for t in rows.tag] or [0], dtype=np.int32)
         run_code[at:end] = r
         if lengths[r]:
-            tag_code[at:end] = remap[rows.tag_code]
-        data["step"][at:end] = rows.step
-        data["wall_time"][at:end] = rows.wall_time
+            tag_code[at:end] = remap[rows.tag_code if order is None else rows.tag_code[order]]
+        rows.tag_code = _NOTHING
+        # Each column is let go as soon as it is in place (a one-run logdir is held only once).
+        _place(data["step"][at:end], rows.step, order)
+        rows.step = _NOTHING
+        _place(data["wall_time"][at:end], rows.wall_time, order)
+        rows.wall_time = _NOTHING
         for c in kind_columns:
+            values = rows.columns.pop(c, [])
             if c in pieces:
-                pieces[c].append(rows.columns.get(c, []))
+                pieces[c].append(values if order is None else [values[i] for i in order.tolist()])  # type: ignore[index]
             else:
-                data[c][at:end] = rows.columns[c]
-        rows.step = rows.wall_time = rows.tag_code = np.zeros(0)
-        rows.columns = {}
+                _place(data[c][at:end], values, order)  # type: ignore[arg-type]
+            del values
+        rows.columns, rows.order = {}, None
         at = end
     for c, chunks in pieces.items():
         data[c] = [x for p in chunks for x in p]
         chunks.clear()
-    # Each run's rows are already ordered by tag, then read order (runs.resolve).
     if extra:
         data.update(extra)
     return Columns(runs, run_code, all_tags, tag_code, data)
+
+
+def _place(target: np.ndarray, values: np.ndarray, order: Any) -> None:
+    """``target[:] = values`` in the given row ``order`` (or as they are), without a temporary copy."""
+    if order is None:
+        target[...] = values
+    elif values.dtype == target.dtype:
+        np.take(values, order, out=target, mode="clip")  # "clip": unbuffered; order holds valid indices
+    else:
+        target[...] = values[order]
 
 
 def _small_codes(codes: np.ndarray, size: int) -> np.ndarray:
