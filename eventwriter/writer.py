@@ -651,12 +651,12 @@ class SummaryWriter:
     def _write_graph(self, graph_def: Any, run_metadata: Any) -> None:
         # Event.graph_def (field 4, bytes) at step 0, then Event.tagged_run_metadata (field 8)
         # {tag "step1", run_metadata} as torch writes them (docs/FORMAT.md §4, add_graph).
-        # Deterministic: NodeDef.attr is a map whose default order follows a hash table, so the
-        # same graph would otherwise give different bytes from one process to the next.
+        # Deterministic: NodeDef.attr and StepStats.thread_names are maps whose default order
+        # follows a hash table, so one graph would otherwise give different bytes per process.
         now = time.time()
         records = encode_record(wire.graph_event(now, graph_def.SerializeToString(deterministic=True)))
         if run_metadata is not None:
-            records += encode_record(wire.tagged_run_metadata_event(now, "step1", run_metadata.SerializeToString()))
+            records += encode_record(wire.tagged_run_metadata_event(now, "step1", run_metadata.SerializeToString(deterministic=True)))
         self._write_record(records)
 
     def add_embedding(
