@@ -1,6 +1,7 @@
-"""One pass over one event file (or its new bytes): the rows of one kind plus what purging needs.
+"""One pass over a stretch of an event file's bytes: the rows of one kind plus what purging needs.
 
-This is the unit of work a worker process runs. It frames the bytes and checks every CRC
+:mod:`.file_reader` runs it on each window of a file and joins the windows with
+:class:`ChunkBuilder`; that is the unit of work a worker process runs. It frames the bytes and checks every CRC
 (:mod:`.framing`), decodes scalar-shaped records with numpy (:mod:`.scalar_shape`), parses every
 other record with protobuf, and keeps, besides the rows, each tag's first plugin metadata, the
 ``file_version`` and ``SessionLog.START`` events and the step of every summary event: the run-level
