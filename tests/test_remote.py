@@ -493,6 +493,13 @@ def test_frames_read_s3_logdir_like_the_local_one(s3_run, tmp_path):
     cols = ["run", "tag", "step", "value"]
     assert remote_rows[cols].equals(local_rows[cols])
     assert frames.histograms(s3_run)["step"].tolist() == [3]
+    # Read in windows of 37 bytes: many reads of one S3 object, records cut at every window's end.
+    from eventwriter.frames import file_reader
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(file_reader, "WINDOW_BYTES", 37)
+        windowed = frames.scalars(s3_run, workers=0).sort_values(["tag", "step"]).reset_index(drop=True)
+    assert windowed[cols].equals(local_rows[cols])
 
     follower = frames.Follower(s3_run, "scalars")
     assert len(follower.poll()) == 100
