@@ -22,6 +22,7 @@ from .scalar_shape import decode_scalars
 from .values import parse_file_version, value_view
 
 _SESSION_START = 1  # SessionLog.START
+NO_ROWS = np.zeros(0, np.int64)  # what a consumed chunk's or run's row arrays are left holding
 
 
 @dataclass
@@ -266,7 +267,6 @@ def _cut(chunk: FileChunk, cut: int) -> None:
     chunk.starts = [s for s in chunk.starts if s[0] < cut]
 
 
-
 class _Growing:
     """A 1-D array appended to in place: grown by half its size with ``realloc``, shrunk at the end.
 
@@ -333,18 +333,16 @@ class ChunkBuilder:
         self._arrays["summary_rec"].extend(chunk.summary_rec + base)
         self._arrays["summary_step"].extend(chunk.summary_step)
         for name, col in chunk.columns.items():
+            # A kind's column is an array in every chunk (scalars' values) or a list in every chunk.
             if name not in self._columns:
                 self._columns[name] = _Growing(col.dtype) if isinstance(col, np.ndarray) else []
-            target = self._columns[name]
-            if isinstance(target, _Growing) and not isinstance(col, np.ndarray):
-                self._columns[name] = target = target.finish().tolist()
-            target.extend(col)
+            self._columns[name].extend(col)
         for name, (at, plugin, content) in chunk.tag_meta.items():
             _note_meta(self._meta, name, at + base, (plugin, content))
         self._file_versions += [(at + base, v) for at, v in chunk.file_versions]
         self._starts += [(at + base, step) for at, step in chunk.starts]
         self._records += chunk.records
-        chunk.rec = chunk.tag = chunk.step = chunk.wall_time = chunk.summary_rec = chunk.summary_step = np.zeros(0, np.int64)
+        chunk.rec = chunk.tag = chunk.step = chunk.wall_time = chunk.summary_rec = chunk.summary_step = NO_ROWS
         chunk.columns = {}
 
     def finish(self) -> FileChunk:

@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .filepass import FileChunk
+from .filepass import NO_ROWS, FileChunk
 
 SEQ_SHIFT = 32  # seq = file number << 32 | record number: one order over a run's files
 
@@ -48,8 +48,6 @@ class RunRows:
     order: Optional[np.ndarray] = None
 
 
-_NOTHING = np.zeros(0, np.int64)
-
 
 def _gather(
     chunks: Sequence[Tuple[int, FileChunk]], name: str, dtype: Any, total: int, convert: Callable[[int, np.ndarray], np.ndarray]
@@ -61,7 +59,7 @@ def _gather(
     """
     if len(chunks) == 1:  # one file: its array is the run's, no copy
         only = np.asarray(convert(0, getattr(chunks[0][1], name)), dtype)
-        setattr(chunks[0][1], name, _NOTHING)
+        setattr(chunks[0][1], name, NO_ROWS)
         return only
     out = np.empty(total, dtype)
     at = 0
@@ -69,7 +67,7 @@ def _gather(
         part = getattr(chunk, name)
         out[at : at + len(part)] = convert(k, part)
         at += len(part)
-        setattr(chunk, name, _NOTHING)
+        setattr(chunk, name, NO_ROWS)
     return out
 
 
@@ -84,7 +82,7 @@ def _gather_column(chunks: Sequence[Tuple[int, FileChunk]], name: str, total: in
         for (_, chunk), part in zip(chunks, parts):
             out[at : at + len(part)] = part
             at += len(part)
-            chunk.columns[name] = _NOTHING
+            chunk.columns[name] = NO_ROWS
         return out
     merged = [x for p in parts for x in p]
     for _, chunk in chunks:
@@ -179,8 +177,9 @@ def resolve(chunks: Sequence[Tuple[int, FileChunk]], state: RunState, wants: Cal
             state.purges.append((at, back_to, [names[c] for c in own.tolist()]))
             keep &= ~((seq < at) & (step >= back_to) & np.isin(tag, own))
         del seq
-    for _, chunk in chunks:
-        chunk.rec = _NOTHING
+    else:
+        for _, chunk in chunks:
+            chunk.rec = NO_ROWS
     wall = _gather(chunks, "wall_time", np.float64, total, lambda k, part: part)
     columns: Dict[str, object] = {}
     for name in dict.fromkeys(c for _, chunk in chunks for c in chunk.columns):

@@ -11,10 +11,10 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from .filepass import NO_ROWS
 from .runs import RunRows
 
 FORMATS = ("pandas", "arrow", "polars")
-_NOTHING = np.zeros(0)
 
 
 class Columns:
@@ -53,12 +53,12 @@ def combine(parts: Sequence[Tuple[str, RunRows]], kind_columns: Sequence[str], e
         run_code[at:end] = r
         if lengths[r]:
             tag_code[at:end] = remap[rows.tag_code if order is None else rows.tag_code[order]]
-        rows.tag_code = _NOTHING
+        rows.tag_code = NO_ROWS
         # Each column is let go as soon as it is in place (a one-run logdir is held only once).
         _place(data["step"][at:end], rows.step, order)
-        rows.step = _NOTHING
+        rows.step = NO_ROWS
         _place(data["wall_time"][at:end], rows.wall_time, order)
-        rows.wall_time = _NOTHING
+        rows.wall_time = NO_ROWS
         for c in kind_columns:
             values = rows.columns.pop(c, [])
             if c in pieces:
