@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from . import wire
 from .event_file import EventFileWriter, WriterClosedError
@@ -168,7 +168,21 @@ class SummaryWriter:
         try:
             writer.write_record(record)
         except WriterClosedError:  # close() in another thread won the race: log to the new file
-            self._get_file_writer().write_record(record)
+            self._deliver(self._get_file_writer, record)
+
+    @staticmethod
+    def _deliver(current_writer: Callable[[], EventFileWriter], record: bytes) -> None:
+        """Queue ``record`` on ``current_writer()``, asking again each time a close() wins the race.
+
+        Every retry means another thread sealed the file between choosing it and writing to it;
+        the loop ends as soon as one file stays open for the length of one append.
+        """
+        while True:
+            try:
+                current_writer().write_record(record)
+                return
+            except WriterClosedError:
+                continue
 
     def _step(self, global_step: Any) -> Optional[int]:
         """The step rule (:func:`eventwriter.stamps.event_step`), warning once per writer on truncation."""
@@ -287,12 +301,13 @@ class SummaryWriter:
         base = self._get_file_writer().get_logdir()
         for key, value in items:
             run_dir = self._storage.join(base, main_tag.replace("/", "_") + "_" + key)
-            self._sub_writer(run_dir).write_event(head + wire.float32_bytes(value))
+            record = encode_record(head + wire.float32_bytes(value))
+            self._deliver(lambda run_dir=run_dir: self._sub_writer(run_dir), record)
 
     def _sub_writer(self, run_dir: str) -> EventFileWriter:
-        self._get_file_writer()
-        with self._lock:
-            assert self.all_writers is not None  # set by _get_file_writer
+        with self._lock:  # reentrant; held so a concurrent close() cannot drop all_writers in between
+            self._get_file_writer()
+            assert self.all_writers is not None  # set by _get_file_writer under this lock
             writer = self.all_writers.get(run_dir)
             if writer is None or writer.closed:
                 if writer is not None and not writer.released:

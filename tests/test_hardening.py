@@ -139,6 +139,8 @@ def test_close_flush_and_logging_race_from_threads(tmp_path):
                 w.add_scalar(f"t{k}", float(i), i)
                 if i % 5 == 0:  # a slower path: a wider window between choosing the file and writing
                     w.add_text(f"text{k}", "x" * 1000, i)
+                if i % 40 == 0:  # sub-run files are chosen and sealed on their own path
+                    w.add_scalars(f"s{k}", {"a": float(i)}, i)
         except BaseException as exc:  # noqa: BLE001 - any error fails the test
             errors.append(exc)
 
@@ -165,11 +167,42 @@ def test_close_flush_and_logging_race_from_threads(tmp_path):
         sys.setswitchinterval(interval)
     w.close()
     assert errors == []
-    series = scalars(tmp_path)["."]
+    runs = scalars(tmp_path)
+    series = runs["."]
     for k in range(3):
         assert [p.step for p in series[f"t{k}"]] == list(range(per_thread))
+        assert [p.step for p in runs[f"s{k}_a"][f"s{k}"]] == list(range(0, per_thread, 40))
     acc = plugin_accumulator(tmp_path)
     assert [s for s, _ in scalar_series(acc, "t0")] == list(range(per_thread))
+
+
+def test_logging_survives_close_winning_the_race_repeatedly(tmp_path, monkeypatch):
+    """#7: a file sealed between choosing it and writing, again and again: the record still lands once.
+
+    Replays deterministically what the threaded test above hits by chance: another thread's close()
+    runs right after this thread picked the run's (or a sub-run's) file, and again on the next file.
+    """
+    w = SummaryWriter(tmp_path)
+    w.add_scalars("loss", {"a": 0.0}, 0)
+    real_write = EventFileWriter.write_record
+    races = {"left": 0}
+
+    def close_first(self, record):
+        if races["left"]:
+            races["left"] -= 1
+            self.close()  # what a concurrent close() does just before this append
+        return real_write(self, record)
+
+    monkeypatch.setattr(EventFileWriter, "write_record", close_first)
+    for step in range(1, 4):
+        races["left"] = 3
+        w.add_scalar("x", float(step), step)
+        races["left"] = 3
+        w.add_scalars("loss", {"a": float(step)}, step)
+    monkeypatch.undo()
+    w.close()
+    assert [p.step for p in scalars(tmp_path)["."]["x"]] == [1, 2, 3]
+    assert [p.step for p in scalars(tmp_path)["loss_a"]["loss"]] == [0, 1, 2, 3]
 
 
 def test_flush_never_syncs_a_closed_descriptor(tmp_path, monkeypatch):
