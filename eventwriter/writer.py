@@ -11,6 +11,7 @@ methods that need them.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -302,7 +303,7 @@ class SummaryWriter:
         for key, value in items:
             run_dir = self._storage.join(base, main_tag.replace("/", "_") + "_" + key)
             record = encode_record(head + wire.float32_bytes(value))
-            self._deliver(lambda run_dir=run_dir: self._sub_writer(run_dir), record)
+            self._deliver(functools.partial(self._sub_writer, run_dir), record)
 
     def _sub_writer(self, run_dir: str) -> EventFileWriter:
         with self._lock:  # reentrant; held so a concurrent close() cannot drop all_writers in between
