@@ -52,7 +52,7 @@ def _wait_for_records(logdir, count: int, timeout: float = 60.0) -> None:
 def test_sigkill_while_logging_keeps_a_readable_prefix(tmp_path):
     """Records reach the file while the process logs without flush(); SIGKILL leaves an intact prefix.
 
-    The latency (README: within 0.2 s) is printed, not asserted: a loaded machine can stall any
+    The latency (README: about 0.2 s) is printed, not asserted: a loaded machine can stall any
     thread, and what must hold everywhere is that the records keep arriving and survive the kill.
     """
     proc = _child(
