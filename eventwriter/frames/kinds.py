@@ -18,20 +18,16 @@ from ..tensors import tensor_to_numpy
 Row = Tuple[Any, ...]
 
 
-def _numeric(data: Any) -> Optional[np.ndarray]:
+def _array(data: Any, text: bool) -> Optional[np.ndarray]:
+    """The tensor as an array, or None if it does not decode or is not of the wanted sort.
+
+    ``text``: strings (an object array) are wanted; otherwise numbers.
+    """
     try:
         array = tensor_to_numpy(data)
     except ValueError:
         return None
-    return None if array.dtype == object else array
-
-
-def _strings(data: Any) -> Optional[np.ndarray]:
-    try:
-        array = tensor_to_numpy(data)
-    except ValueError:
-        return None
-    return array if array.dtype == object else None
+    return array if (array.dtype == object) == text else None
 
 
 def scalar_row(field: Optional[str], data: Any, payload: bool = False) -> Optional[Row]:
@@ -39,7 +35,7 @@ def scalar_row(field: Optional[str], data: Any, payload: bool = False) -> Option
     if field == "simple_value":
         return (float(data),)
     if field == "tensor":
-        array = _numeric(data)
+        array = _array(data, text=False)
         if array is not None and array.size == 1:
             return (float(array.reshape(()).real),)
     return None
@@ -61,7 +57,7 @@ def histogram_row(field: Optional[str], data: Any, payload: bool = False) -> Opt
     if field == "histo":
         buckets = _trimmed_buckets(data)
     elif field == "tensor":
-        array = _numeric(data)
+        array = _array(data, text=False)
         if array is None or array.ndim != 2 or array.shape[1] != 3:
             return None
         buckets = array
@@ -75,7 +71,7 @@ def text_row(field: Optional[str], data: Any, payload: bool = False) -> Optional
     """``(text, shape)``: a string tensor's elements, UTF-8 decoded and joined by newlines."""
     if field != "tensor":
         return None
-    array = _strings(data)
+    array = _array(data, text=True)
     if array is None:
         return None
     texts = [b.decode("utf-8", "replace") for b in array.ravel()]
@@ -89,7 +85,7 @@ def pr_curve_row(field: Optional[str], data: Any, payload: bool = False) -> Opti
     """Six lists (TP, FP, TN, FN, precision, recall), one entry per threshold."""
     if field != "tensor":
         return None
-    array = _numeric(data)
+    array = _array(data, text=False)
     if array is None or array.ndim != 2 or array.shape[0] != 6:
         return None
     return tuple(array.astype(np.float64)[i].tolist() for i in range(6))
@@ -114,7 +110,7 @@ def image_rows(field: Optional[str], data: Any, payload: bool = False) -> Option
     if field == "image":
         width, height, blobs = data.width, data.height, [data.encoded_image_string]
     elif field == "tensor":
-        array = _strings(data)
+        array = _array(data, text=True)
         if array is None or array.ndim != 1 or len(array) < 2:
             return None
         try:
@@ -133,7 +129,7 @@ def audio_rows(field: Optional[str], data: Any, payload: bool = False) -> Option
         rate: Optional[float] = data.sample_rate
         clips, labels = [data.encoded_audio_string], [""]
     elif field == "tensor":
-        array = _strings(data)
+        array = _array(data, text=True)
         if array is None or array.ndim not in (1, 2):
             return None
         rate = None
