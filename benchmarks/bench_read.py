@@ -93,7 +93,7 @@ def bench_reader(logdir: str):
 
 
 def bench_server(logdir: str, points: int, runs: int):
-    from tbserver import TensorBoardServer
+    from support.tbserver import TensorBoardServer
 
     from eventwriter import frames
 

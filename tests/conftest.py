@@ -27,7 +27,7 @@ def tb_server():
     Returns a :class:`tbserver.TensorBoardServer` with ``get_json(route)`` / ``get(route)``;
     every server started is stopped when the test ends.
     """
-    from tbserver import TensorBoardServer
+    from support.tbserver import TensorBoardServer
 
     started = []
 
@@ -47,7 +47,7 @@ def moto_s3():
     """A ``moto_server`` (S3 API) for the whole session: ``moto_s3.bucket()``, ``.storage_options``, ``.env``."""
     pytest.importorskip("s3fs")
     pytest.importorskip("moto")
-    from stores import MotoS3
+    from support.stores import MotoS3
 
     server = MotoS3().start()
     yield server
@@ -62,7 +62,7 @@ def gcs_emulator():
     os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
     pytest.importorskip("gcsfs")
     pytest.importorskip("gcp_storage_emulator")
-    from stores import GcsEmulator
+    from support.stores import GcsEmulator
 
     server = GcsEmulator().start()
     yield server
@@ -73,7 +73,7 @@ def gcs_emulator():
 def azurite():
     """Azurite's blob service for the whole session: ``azurite.container()``, ``.storage_options``."""
     pytest.importorskip("adlfs")
-    from stores import Azurite
+    from support.stores import Azurite
 
     server = Azurite().start()
     yield server

@@ -9,7 +9,7 @@ from tensorboard.compat.proto import summary_pb2 as tb_summary_pb2
 from tensorboard.util import tensor_util
 
 from eventwriter import SummaryWriter, protos
-from tbutil import loader_events
+from support.tbutil import loader_events
 
 
 def test_add_event_messages_and_bytes_read_back(tmp_path):

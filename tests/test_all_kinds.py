@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from eventwriter import SummaryWriter
-from served import served_data, wait_until_loaded
-from tbutil import plugin_accumulator, plugins_by_tag, scalar_series, tensor_values
+from support.served import served_data, wait_until_loaded
+from support.tbutil import plugin_accumulator, plugins_by_tag, scalar_series, tensor_values
 
 LOSS = [1.0, 0.8, 0.5, 0.4, 0.3]
 RNG = np.random.default_rng(42)

@@ -18,7 +18,7 @@ from tensorboard.plugins.audio import plugin_data_pb2
 
 from eventwriter import SummaryWriter
 from eventwriter.audio import audio_summary
-from tbutil import plugin_accumulator, plugins_by_tag, tensor_values
+from support.tbutil import plugin_accumulator, plugins_by_tag, tensor_values
 
 torch = pytest.importorskip("torch")
 from torch.utils.tensorboard import SummaryWriter as TorchWriter  # noqa: E402

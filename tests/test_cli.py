@@ -12,7 +12,7 @@ import pytest
 
 from eventwriter import SummaryWriter
 from eventwriter.reader import describe, read_events, run_files, scalars
-from tbutil import legacy_accumulator, plugin_accumulator, scalar_series
+from support.tbutil import legacy_accumulator, plugin_accumulator, scalar_series
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

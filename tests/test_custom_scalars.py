@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tbutil import plugin_accumulator, tensor_values
+from support.tbutil import plugin_accumulator, tensor_values
 from tensorboard.plugins.custom_scalar import layout_pb2 as tb_layout_pb2
 
 from eventwriter import SummaryWriter

@@ -1,6 +1,6 @@
 """eventwriter.distributed: rank rules, NullWriter on other ranks, and a real 2-process gloo job.
 
-The job (tests/distworker.py, started with torch.multiprocessing) checks the reduce helper's
+The job (tests/support/distworker.py, started with torch.multiprocessing) checks the reduce helper's
 values and its misuse detection, rank-0-only files, per-rank runs and a bounded wait for a rank
 that skips a collective. Files are read back with TensorBoard's loaders.
 """
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from serverproc import free_port
-from tbutil import legacy_accumulator, plugin_accumulator, run_dirs, tensor_values
+from support.serverproc import free_port
+from support.tbutil import legacy_accumulator, plugin_accumulator, run_dirs, tensor_values
 
 from eventwriter import NullWriter, SummaryWriter, SummaryWriterLike
 from eventwriter.distributed import (RANK_ENV_VARS, WORLD_SIZE_ENV_VARS, get_rank,
@@ -241,9 +241,9 @@ def test_reduce_refuses_to_pretend_when_the_launcher_says_several_ranks(clean_en
 
 @pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory):
-    """Run tests/distworker.py on 2 gloo ranks; returns (outdir, [rank 0 report, rank 1 report])."""
+    """Run tests/support/distworker.py on 2 gloo ranks; returns (outdir, [rank 0 report, rank 1 report])."""
     mp = pytest.importorskip("torch.multiprocessing")
-    import distworker
+    from support import distworker
 
     outdir = tmp_path_factory.mktemp("two_ranks")
     context = mp.spawn(distworker.library_worker, args=(free_port(), str(outdir)), nprocs=2,

@@ -17,7 +17,7 @@ import pytest
 
 from eventwriter import SummaryWriter, protos
 from eventwriter.explain import explain, explain_records, render
-from tbutil import write_both
+from support.tbutil import write_both
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _CONTENT = {

@@ -23,7 +23,7 @@ from eventwriter.frames.batch_crc import crc32c_columns, crc32c_rows  # noqa: E4
 from eventwriter.frames.framing import frame  # noqa: E402
 from eventwriter.record import BadDataCrcError, encode_record, read_records  # noqa: E402
 from eventwriter.reader import run_files  # noqa: E402
-from tbutil import plugin_accumulator  # noqa: E402
+from support.tbutil import plugin_accumulator  # noqa: E402
 from tensorboard.util import tensor_util  # noqa: E402
 from test_all_kinds import write_everything  # noqa: E402
 

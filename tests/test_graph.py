@@ -15,7 +15,7 @@ import pytest
 
 from eventwriter import SummaryWriter
 from eventwriter.graph import GraphTraceError, graph_def_from, graph_events, is_graph_def, onnx_graph_def
-from tbutil import legacy_accumulator, plugin_accumulator
+from support.tbutil import legacy_accumulator, plugin_accumulator
 
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
@@ -153,7 +153,7 @@ def test_untraceable_model_raises_clear_error_and_writer_keeps_working(tmp_path,
 def test_graph_bytes_are_reproducible(tmp_path):
     """Map fields (NodeDef.attr) go to disk in key order, so one graph always gives the same file bytes."""
     from eventwriter import protos
-    from tbutil import loader_events
+    from support.tbutil import loader_events
 
     node = protos.NodeDef(name="a", op="b")
     for key in reversed([f"k{i:02d}" for i in range(20)]):

@@ -14,8 +14,8 @@ import pytest
 from eventwriter import SummaryWriter
 from eventwriter.event_file import EventFileWriter
 from eventwriter.reader import scalars
-from faults import Disk, FaultyStorage, install, open_fds
-from tbutil import plugin_accumulator, scalar_series
+from support.faults import Disk, FaultyStorage, install, open_fds
+from support.tbutil import plugin_accumulator, scalar_series
 
 N = 3000
 
@@ -356,7 +356,7 @@ def test_a_writer_that_cannot_finish_at_exit_says_so(tmp_path):
     code = f"""
 import sys
 sys.path[:0] = [{os.path.dirname(os.path.dirname(os.path.abspath(__file__)))!r}, {os.path.dirname(os.path.abspath(__file__))!r}]
-from faults import Disk, FaultyStorage
+from support.faults import Disk, FaultyStorage
 from eventwriter.event_file import EventFileWriter
 from eventwriter.record import encode_record
 w = EventFileWriter({str(tmp_path)!r}, storage=FaultyStorage(Disk(free=0)))

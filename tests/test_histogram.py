@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tbutil import legacy_accumulator, plugin_accumulator, tensor_values, write_both
+from support.tbutil import legacy_accumulator, plugin_accumulator, tensor_values, write_both
 
 from eventwriter import SummaryWriter
 from eventwriter.histogram import histogram_raw_summary, histogram_summary, tensorflow_bin_edges

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 import pytest
-from tbutil import plugin_accumulator, run_dirs, scalar_series
+from support.tbutil import plugin_accumulator, run_dirs, scalar_series
 from tensorboard.plugins.hparams import api_pb2 as tb_api_pb2
 from tensorboard.plugins.hparams import metadata as tb_hparams_metadata
 
@@ -156,7 +156,7 @@ def test_same_run_hparams_metrics_follow_training_scalars_and_update(tmp_path):
     import warnings as _warnings
 
     from eventwriter import SummaryWriter as OurWriter
-    from tbutil import plugin_accumulator as _acc, scalar_series as _series
+    from support.tbutil import plugin_accumulator as _acc, scalar_series as _series
 
     with OurWriter(tmp_path) as w:
         for step in range(5):

@@ -19,7 +19,7 @@ from PIL import Image
 from eventwriter import SummaryWriter
 from eventwriter.image import image_summary, image_with_boxes_summary, images_summary
 from eventwriter.png import encode_png
-from tbutil import plugin_accumulator, plugins_by_tag, tensor_values, write_both
+from support.tbutil import plugin_accumulator, plugins_by_tag, tensor_values, write_both
 
 torch = pytest.importorskip("torch")
 from torch.utils.tensorboard import SummaryWriter as TorchWriter  # noqa: E402

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from tbutil import plugin_accumulator, tensor_values, write_both
+from support.tbutil import plugin_accumulator, tensor_values, write_both
 from tensorboard.plugins.mesh import metadata as tb_mesh_metadata
 
 from eventwriter.mesh import mesh_summary

@@ -15,7 +15,7 @@ from PIL import Image
 from tensorboard.plugins.projector import projector_config_pb2
 
 from eventwriter import SummaryWriter
-from tbutil import legacy_accumulator, plugin_accumulator, scalar_series, tensor_values
+from support.tbutil import legacy_accumulator, plugin_accumulator, scalar_series, tensor_values
 
 ml_dtypes = pytest.importorskip("ml_dtypes", reason="ml_dtypes comes with the test extra")
 

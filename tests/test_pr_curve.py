@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tbutil import plugin_accumulator, tensor_values, write_both
+from support.tbutil import plugin_accumulator, tensor_values, write_both
 from tensorboard.plugins.pr_curve import plugin_data_pb2 as tb_pr_pb2
 
 from eventwriter import SummaryWriter

@@ -18,7 +18,7 @@ from eventwriter.crc import masked_crc32c
 from eventwriter.event_file import EventFileWriter
 from eventwriter.reader import MalformedValueWarning, SkippedFileWarning, describe, event_files, read_events, run_files, scalars
 from eventwriter.record import TruncatedRecordError
-from tbutil import plugin_accumulator
+from support.tbutil import plugin_accumulator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

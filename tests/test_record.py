@@ -20,7 +20,7 @@ from eventwriter.record import (
     encode_record,
     read_records,
 )
-from tbutil import loader_events
+from support.tbutil import loader_events
 
 
 def test_crc32c_check_value_native_and_python():

@@ -16,8 +16,8 @@ import pytest
 from eventwriter import SummaryWriter
 from eventwriter.storage import local
 from eventwriter.reader import read_events, run_files, scalars
-from faults import Disk, FaultyStorage, install
-from tbutil import plugin_accumulator, scalar_series
+from support.faults import Disk, FaultyStorage, install
+from support.tbutil import plugin_accumulator, scalar_series
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -213,7 +213,7 @@ os._exit(0)
 
 
 def test_permanent_failure_keeps_records_and_cli_uploads_them_later(s3_run, moto_s3, tmp_path):
-    from serverproc import free_port
+    from support.serverproc import free_port
 
     pending = tmp_path / "pending"
     env = dict(os.environ, PYTHONPATH=str(ROOT), EVENTWRITER_PENDING_DIR=str(pending))
@@ -459,7 +459,7 @@ def test_tensorboard_server_serves_s3_logdir_like_local(s3_run, tmp_path, tb_ser
     """``tensorboard --logdir s3://…`` (Python loader, S3_ENDPOINT) serves exactly the data a local
     logdir gives for every kind but the projector: scalars, histograms, distributions, image,
     video and audio bytes, text, PR curves, meshes, hparams, custom scalars and the graph."""
-    from served import served_data, wait_until_loaded, without_wall_times
+    from support.served import served_data, wait_until_loaded, without_wall_times
     from test_all_kinds import write_everything
 
     write_everything(str(tmp_path / "local" / "run"))

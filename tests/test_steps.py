@@ -17,7 +17,7 @@ from tensorboard.plugins.projector import projector_config_pb2
 from eventwriter import SummaryWriter
 from eventwriter.projector import write_embedding
 from eventwriter.stamps import event_step
-from tbutil import loader_events
+from support.tbutil import loader_events
 
 
 def _summary_steps(logdir):

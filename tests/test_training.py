@@ -27,7 +27,7 @@ from google.protobuf import text_format  # noqa: E402
 from PIL import Image  # noqa: E402
 from tensorboard.plugins.hparams import plugin_data_pb2  # noqa: E402
 from tensorboard.plugins.projector import projector_config_pb2  # noqa: E402
-from tbutil import plugin_accumulator, plugins_by_tag, run_dirs, scalar_series, tensor_values  # noqa: E402
+from support.tbutil import plugin_accumulator, plugins_by_tag, run_dirs, scalar_series, tensor_values  # noqa: E402
 
 from training import CLASSES, NullWriter, TrainConfig, load_fashion_mnist, train  # noqa: E402
 from training.cli import main  # noqa: E402

@@ -24,8 +24,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 pytest.importorskip("matplotlib")
 
-from serverproc import free_port  # noqa: E402
-from tbutil import loader_events, plugin_accumulator, run_dirs, scalar_series, tensor_values  # noqa: E402
+from support.serverproc import free_port  # noqa: E402
+from support.tbutil import loader_events, plugin_accumulator, run_dirs, scalar_series, tensor_values  # noqa: E402
 from tensorboard.plugins.hparams import plugin_data_pb2  # noqa: E402
 from test_training import CLASSES, LOG_STEPS, SHORT_ARGS, _run_cli, _tags_by_run  # noqa: E402
 

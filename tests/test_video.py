@@ -17,7 +17,7 @@ from tensorboard.compat.proto import event_pb2
 
 from eventwriter import SummaryWriter
 from eventwriter.video import video_summary
-from tbutil import plugin_accumulator, plugins_by_tag, tensor_values
+from support.tbutil import plugin_accumulator, plugins_by_tag, tensor_values
 
 # (rows, cols) of torch's grid for N clips, written out rather than computed.
 GRID = {1: (1, 1), 2: (1, 2), 3: (1, 4), 4: (2, 2), 5: (2, 4), 8: (2, 4)}

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from eventwriter import SummaryWriter
-from tbutil import legacy_accumulator, loader_events, plugin_accumulator, plugins_by_tag, run_dirs, scalar_series, tensor_values
+from support.tbutil import legacy_accumulator, loader_events, plugin_accumulator, plugins_by_tag, run_dirs, scalar_series, tensor_values
 
 torch = pytest.importorskip("torch")
 

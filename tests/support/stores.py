@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from serverproc import ServerProcess
+from .serverproc import ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 AZURITE_ACCOUNT = "devstoreaccount1"

@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from typing import Any, List, Sequence
 
-from serverproc import ServerProcess
+from .serverproc import ServerProcess
 
 
 class TensorBoardServer(ServerProcess):
