@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))  # the checkout's eventwriter, also when it is ins
 import numpy as np  # noqa: E402
 
 from eventwriter import SummaryWriter, crc, protos  # noqa: E402
-from eventwriter.explain import explain_records, render  # noqa: E402
+from eventwriter.reader.explanation import explain_records, render  # noqa: E402
 
 GUIDE = ROOT / "docs" / "FORMAT.md"
 WALL_TIME = 1767225600.25  # 2026-01-01 00:00:00.25 UTC: any fixed time will do

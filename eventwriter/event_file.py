@@ -21,15 +21,14 @@ Durability model (why it looks like this):
 from __future__ import annotations
 
 import atexit
-import itertools
 import os
-import socket
 import threading
 import time
 import weakref
 from typing import TYPE_CHECKING, Any, Optional
 
 from . import wire
+from .logdir import event_file_name
 from .record import encode_record
 
 if TYPE_CHECKING:
@@ -39,28 +38,7 @@ HANDOFF_SECS = 0.2
 MAX_BUFFER_BYTES = 1 << 20
 WRITER_NAME = "eventwriter"
 
-# Shared by every writer in the process, as in TensorBoard's writer: with the pid it makes names
-# unique even for several writers opened in the same second in one directory.
-_file_counter = itertools.count()
 _live_writers: "weakref.WeakSet[EventFileWriter]" = weakref.WeakSet()
-
-
-def event_file_name(wall_time: float, suffix: str = "") -> str:
-    """Return ``events.out.tfevents.<%010d secs>.<host>.<pid>.<%05d counter><suffix>``.
-
-    Names must sort chronologically: TensorBoard's Python loader reads a run's files in
-    lexicographic order and never goes back to an earlier file. The zero-padded seconds order
-    files of different seconds; the zero-padded counter orders files one process opens within a
-    second (torch's unpadded counter sorts ``.10`` before ``.2``, e.g. when code closes and
-    reopens its writer often, as the PyTorch tutorial does).
-    """
-    return "events.out.tfevents.%010d.%s.%d.%05d%s" % (
-        int(wall_time),
-        socket.gethostname(),
-        os.getpid(),
-        next(_file_counter),
-        suffix,
-    )
 
 
 class WriterClosedError(ValueError):

@@ -6,7 +6,7 @@ builder attaches it to every value it writes, as torch does.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:
     from .protos import SummaryMetadata
@@ -19,6 +19,13 @@ PLUGIN_MESH = "mesh"
 PLUGIN_CUSTOM_SCALARS = "custom_scalars"
 PLUGIN_HPARAMS = "hparams"
 PLUGIN_TENSOR = "tensor"
+PLUGIN_HISTOGRAMS = "histograms"
+PLUGIN_IMAGES = "images"
+PLUGIN_GRAPHS = "graphs"
+
+IMPLIED_PLUGIN = {"simple_value": PLUGIN_SCALARS, "histo": PLUGIN_HISTOGRAMS, "image": PLUGIN_IMAGES, "audio": PLUGIN_AUDIO}
+"""Old-style ``Summary.Value`` fields and the plugin TensorBoard's data layer files them under
+(it rewrites them into tensors with that plugin's metadata, docs/FORMAT.md §5.2)."""
 
 
 def summary_metadata(plugin_name: str, content: bytes = b"", data_class: Optional[int] = None) -> "SummaryMetadata":
@@ -36,3 +43,10 @@ def summary_metadata(plugin_name: str, content: bytes = b"", data_class: Optiona
     if data_class is not None:
         meta.data_class = data_class  # type: ignore[assignment]  # an enum value given as int
     return meta
+
+
+def plugin_of(value: Any) -> str:
+    """The plugin a ``Summary.Value`` belongs to: its metadata's, else the one its old-style field implies."""
+    if value.HasField("metadata") and value.metadata.plugin_data.plugin_name:
+        return str(value.metadata.plugin_data.plugin_name)
+    return IMPLIED_PLUGIN.get(value.WhichOneof("value") or "", "")

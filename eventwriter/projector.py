@@ -38,14 +38,14 @@ Where this differs from torch (each one a case torch gets wrong):
   the sprite exceeds 8192 px, the projector's limit. ``uint8`` pixels are used as is (torch
   multiplies them by 255 as well); other dtypes are ``x * 255`` in float64, clipped and truncated, as torch does. 1 channel gives
   a grayscale PNG (torch repeats it to RGB: the same picture, three times the bytes to compress),
-  4 channels stay RGBA. The PNG is encoded by :func:`eventwriter.png.encode_png`.
+  4 channels stay RGBA. The PNG is encoded by :func:`eventwriter.summaries.png.encode_png`.
 * ``bool`` matrices are written as ``1.0``/``0.0`` (torch writes ``True``, which TensorBoard cannot
   parse); a bfloat16 tensor keeps its exact value (torch rounds it to float16 first).
 * Bad input raises ``ValueError``/``TypeError`` naming the argument before anything is written.
 
 Speed: ``tensors.tsv`` is formatted by a vectorised numpy implementation of Python's float
-``repr`` (the same text, see :mod:`eventwriter.float_repr`) instead of one ``str()`` call per
-value, in blocks spread over threads by :mod:`eventwriter.tsv`, with a table lookup when the
+``repr`` (the same text, see :mod:`eventwriter.summaries.float_repr`) instead of one ``str()`` call per
+value, in blocks spread over threads by :mod:`eventwriter.summaries.tsv`, with a table lookup when the
 matrix has few distinct values (pixels / 255, one-hot); the sprite PNG is encoded on another
 thread meanwhile. ``benchmarks/bench_embedding.py`` compares with torch on four kinds of
 10,000 x 784 features with a sprite (README: measured figures).
@@ -63,11 +63,11 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple
 import numpy as np
 
 from . import protos
-from .png import encode_png
+from .summaries.png import encode_png
 from .stamps import event_step, truncation_warning
-from .tags import check_tag
-from .tensors import real_array, to_numpy
-from .tsv import tsv_chunks
+from .stamps import check_tag
+from .arrays import real_array, to_numpy
+from .summaries.tsv import tsv_chunks
 
 if TYPE_CHECKING:
     from .storage import Storage

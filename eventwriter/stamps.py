@@ -1,4 +1,4 @@
-"""The two numbers every Event carries: ``step`` and ``wall_time``, converted from user input.
+"""What identifies a logged value: its ``tag``, ``step`` and ``wall_time``, checked and converted from user input.
 
 torch stores ``int(global_step)`` and ``walltime or time.time()`` without checks. The step rule
 here is the same truncation (reported through ``on_truncate``) plus range checks. A NaN wall time
@@ -14,7 +14,6 @@ import os
 import sys
 import time
 import warnings
-from types import FrameType
 from typing import Any, Callable, Optional
 
 _INT64_MIN = -(1 << 63)
@@ -55,17 +54,20 @@ def truncation_warning(global_step: Any, step: int) -> None:
     """The warning for a non-integral step (an ``on_truncate`` for :func:`event_step`)."""
     warnings.warn(
         f"global_step {global_step!r} is not a whole number; it is truncated to {step}, as torch does",
-        stacklevel=_caller_level(),
+        stacklevel=user_stacklevel(),
     )
 
 
-def _caller_level() -> int:
-    """``warnings.warn``'s stacklevel of the first frame outside this package (the user's call)."""
-    package = os.path.dirname(os.path.abspath(__file__))
-    frame: Optional[FrameType] = sys._getframe(2)
-    level = 2  # 1 is truncation_warning itself
-    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == package:
-        frame, level = frame.f_back, level + 1
+def user_stacklevel() -> int:
+    """``stacklevel`` for a ``warnings.warn`` in the calling function that points at the first frame
+    outside the eventwriter package: ``writer.add_audio(...)`` warns at the user's line, not inside
+    ``writer.py`` or a builder."""
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame = sys._getframe(1)  # the function that will call warnings.warn
+    level = 1
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame = frame.f_back
+        level += 1
     return level
 
 
@@ -97,3 +99,21 @@ def event_wall_time(walltime: Any) -> float:
     if not math.isfinite(value):
         raise ValueError(f"walltime must be finite, got {value}")
     return value
+
+
+def check_tag(tag: Any, name: str = "tag") -> str:
+    """Return ``tag`` if it is a ``str``.
+
+    torch accepts anything and fails later (or writes ``str(tag)``); a tag that is not a string
+    is almost always an argument in the wrong place, so it is refused where it is passed.
+
+    Args:
+        tag: the value to check.
+        name: the argument's name, used in the error message.
+
+    Raises:
+        TypeError: ``tag`` is not a str.
+    """
+    if not isinstance(tag, str):
+        raise TypeError(f"{name} must be str, got {type(tag).__name__}")
+    return tag

@@ -20,9 +20,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 from . import wire
 from .event_file import EventFileWriter, WriterClosedError
 from .record import encode_record
-from .scalar import scalar_value as _to_float
+from .summaries.scalar import scalar_value as _to_float
 from .stamps import event_step, event_wall_time, truncation_warning
-from .tags import check_tag as _check_tag
+from .stamps import check_tag as _check_tag
 
 _now = time.time
 # add_hparams needs each metric tag's latest step; remembering it for every tag of a run with
@@ -236,7 +236,7 @@ class SummaryWriter:
             ValueError: the value has more than one element; ``walltime`` is not finite.
         """
         if new_style:
-            from .scalar import scalar_summary
+            from .summaries.scalar import scalar_summary
 
             _check_tag(tag)
             summary = scalar_summary(tag, scalar_value, new_style=True, double_precision=double_precision)
@@ -325,7 +325,7 @@ class SummaryWriter:
         Raises:
             TypeError: ``tag`` or ``text_string`` is not a str.
         """
-        from .text import text_summary
+        from .summaries.text import text_summary
 
         self._log(text_summary, tag, global_step, walltime, text_string)
 
@@ -335,7 +335,7 @@ class SummaryWriter:
         Raises:
             TypeError: the tensor's dtype cannot be stored.
         """
-        from .tensors import tensor_summary
+        from .summaries.tensor import tensor_summary
 
         self._log(tensor_summary, tag, global_step, walltime, tensor)
 
@@ -353,7 +353,7 @@ class SummaryWriter:
         Raises:
             ValueError: empty or non-finite values, bad ``bins``/``max_bins``.
         """
-        from .histogram import histogram_summary
+        from .summaries.histogram import histogram_summary
 
         self._log(histogram_summary, tag, global_step, walltime, values, bins=bins, max_bins=max_bins)
 
@@ -375,7 +375,7 @@ class SummaryWriter:
         Raises:
             ValueError: ``bucket_limits`` and ``bucket_counts`` differ in length.
         """
-        from .histogram import histogram_raw_summary
+        from .summaries.histogram import histogram_raw_summary
 
         self._log(histogram_raw_summary, tag, global_step, walltime, min, max, num, sum, sum_squares, bucket_limits, bucket_counts)
 
@@ -394,7 +394,7 @@ class SummaryWriter:
         Raises:
             ValueError: the array's rank does not match ``dataformats``.
         """
-        from .image import image_summary
+        from .summaries.image import image_summary
 
         self._log(image_summary, tag, global_step, walltime, img_tensor, dataformats=dataformats)
 
@@ -411,7 +411,7 @@ class SummaryWriter:
         Raises:
             ValueError: the array's rank does not match ``dataformats``.
         """
-        from .image import images_summary
+        from .summaries.image import images_summary
 
         self._log(images_summary, tag, global_step, walltime, img_tensor, dataformats=dataformats)
 
@@ -431,7 +431,7 @@ class SummaryWriter:
         Raises:
             ValueError: ``box_tensor`` is not (N, 4), or ``labels`` does not have N entries.
         """
-        from .image import image_with_boxes_summary
+        from .summaries.image import image_with_boxes_summary
 
         self._log(
             image_with_boxes_summary, tag, global_step, walltime,
@@ -447,7 +447,7 @@ class SummaryWriter:
         walltime: Optional[float] = None,
     ) -> None:
         """Log a matplotlib figure (or a list of figures, as a grid); closes them unless ``close=False``."""
-        from .image import figure_summary
+        from .summaries.image import figure_summary
 
         self._log(figure_summary, tag, global_step, walltime, figure, close=close)
 
@@ -464,7 +464,7 @@ class SummaryWriter:
         Raises:
             ValueError: not rank 5, or ``fps`` not positive.
         """
-        from .video import video_summary
+        from .summaries.video import video_summary
 
         self._log(video_summary, tag, global_step, walltime, vid_tensor, fps=fps)
 
@@ -481,7 +481,7 @@ class SummaryWriter:
         Raises:
             ValueError: more than one channel, non-finite samples, or ``sample_rate`` not positive.
         """
-        from .audio import audio_summary
+        from .summaries.audio import audio_summary
 
         self._log(audio_summary, tag, global_step, walltime, snd_tensor, sample_rate=sample_rate)
 
@@ -504,7 +504,7 @@ class SummaryWriter:
         Raises:
             ValueError: lengths differ, predictions outside [0, 1], NaN labels, ``num_thresholds`` < 2.
         """
-        from .pr_curve import pr_curve_summary
+        from .summaries.pr_curve import pr_curve_summary
 
         self._log(pr_curve_summary, tag, global_step, walltime, labels, predictions, num_thresholds=num_thresholds, weights=weights)
 
@@ -527,7 +527,7 @@ class SummaryWriter:
         Raises:
             ValueError: the arrays differ in length.
         """
-        from .pr_curve import pr_curve_raw_summary
+        from .summaries.pr_curve import pr_curve_raw_summary
 
         self._log(
             pr_curve_raw_summary,
@@ -566,7 +566,7 @@ class SummaryWriter:
         Raises:
             ValueError: a malformed layout (a margin chart without exactly three tags, ...).
         """
-        from .custom_scalars import custom_scalars_summary
+        from .summaries.custom_scalars import custom_scalars_summary
 
         self._write_summary(custom_scalars_summary(layout))
 
@@ -585,7 +585,7 @@ class SummaryWriter:
         Raises:
             ValueError: arrays not of shape (B, N, 3).
         """
-        from .mesh import mesh_summary
+        from .summaries.mesh import mesh_summary
 
         self._log(mesh_summary, tag, global_step, walltime, vertices, colors=colors, faces=faces, config_dict=config_dict)
 
@@ -610,7 +610,7 @@ class SummaryWriter:
         Raises:
             TypeError: ``hparam_dict``/``metric_dict`` are not dicts, or a value of an unsupported type.
         """
-        from .hparams import RunHparams
+        from .summaries.hparams import RunHparams
 
         if self._run_hparams is None:
             self._run_hparams = RunHparams()
@@ -643,10 +643,10 @@ class SummaryWriter:
         (torch is imported only here), or a ready ``GraphDef`` message or its serialized bytes.
 
         Raises:
-            eventwriter.graph.GraphTraceError: the model cannot be traced (the message names the
+            eventwriter.summaries.graph.GraphTraceError: the model cannot be traced (the message names the
                 cause); the writer keeps working.
         """
-        from . import graph
+        from .summaries import graph
 
         if isinstance(model, (bytes, bytearray)) or graph.is_graph_def(model):
             graph_def, run_metadata = graph.graph_def_from(model), None
@@ -660,7 +660,7 @@ class SummaryWriter:
         Raises:
             ImportError: ``onnx`` is not installed.
         """
-        from . import graph
+        from .summaries import graph
 
         self._write_graph(graph.onnx_graph_def(prototxt), None)
 

@@ -17,7 +17,7 @@ from tensorboard.plugins.audio import metadata as audio_metadata
 from tensorboard.plugins.audio import plugin_data_pb2
 
 from eventwriter import SummaryWriter
-from eventwriter.audio import audio_summary
+from eventwriter.summaries.audio import audio_summary
 from support.tbutil import plugin_accumulator, plugins_by_tag, tensor_values
 
 torch = pytest.importorskip("torch")

@@ -7,7 +7,7 @@ from support.tbutil import plugin_accumulator, tensor_values
 from tensorboard.plugins.custom_scalar import layout_pb2 as tb_layout_pb2
 
 from eventwriter import SummaryWriter
-from eventwriter.custom_scalars import custom_scalars_summary
+from eventwriter.summaries.custom_scalars import custom_scalars_summary
 
 torch = pytest.importorskip("torch")
 from torch.utils.tensorboard import SummaryWriter as TorchWriter  # noqa: E402

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from eventwriter import SummaryWriter, protos
-from eventwriter.explain import explain, explain_records, render
+from eventwriter.reader.explanation import explain, explain_records, render
 from support.tbutil import write_both
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

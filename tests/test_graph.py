@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from eventwriter import SummaryWriter
-from eventwriter.graph import GraphTraceError, graph_def_from, graph_events, is_graph_def, onnx_graph_def
+from eventwriter.summaries.graph import GraphTraceError, graph_def_from, graph_events, is_graph_def, onnx_graph_def
 from support.tbutil import legacy_accumulator, plugin_accumulator
 
 torch = pytest.importorskip("torch")

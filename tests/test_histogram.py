@@ -7,7 +7,7 @@ import pytest
 from support.tbutil import legacy_accumulator, plugin_accumulator, tensor_values, write_both
 
 from eventwriter import SummaryWriter
-from eventwriter.histogram import histogram_raw_summary, histogram_summary, tensorflow_bin_edges
+from eventwriter.summaries.histogram import histogram_raw_summary, histogram_summary, tensorflow_bin_edges
 
 torch = pytest.importorskip("torch")
 from torch.utils.tensorboard.summary import histogram as torch_histogram  # noqa: E402
@@ -252,7 +252,7 @@ def test_failed_call_writes_nothing(tmp_path):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_large_input_split_across_threads_matches_numpy(dtype):
     """Inputs big enough to be bucketed on two threads give numpy's exact counts."""
-    from eventwriter import histogram as histogram_module
+    from eventwriter.summaries import histogram as histogram_module
 
     size = histogram_module._PARALLEL_MIN_SIZE * 2 + 17
     values = (RNG.standard_normal(size) * np.exp(RNG.uniform(-10, 10, size))).astype(dtype)

@@ -11,7 +11,7 @@ from tensorboard.plugins.hparams import api_pb2 as tb_api_pb2
 from tensorboard.plugins.hparams import metadata as tb_hparams_metadata
 
 from eventwriter import SummaryWriter
-from eventwriter.hparams import hparams_summaries
+from eventwriter.summaries.hparams import hparams_summaries
 
 torch = pytest.importorskip("torch")
 from torch.utils.tensorboard import SummaryWriter as TorchWriter  # noqa: E402
@@ -179,7 +179,7 @@ def test_same_run_hparams_metrics_follow_training_scalars_and_update(tmp_path):
 
 def test_session_start_bytes_follow_key_order_not_insertion_order():
     from eventwriter import protos
-    from eventwriter.explain import decode_fields
+    from eventwriter.reader.explanation import decode_fields
 
     names = ["lr", "batch", "opt", "dropout", "bn", "seed", "act", "wd"]
     values = {"lr": 0.1, "batch": 4.0, "opt": "sgd", "dropout": 0.5, "bn": True, "seed": 1.0, "act": "relu", "wd": 0.0}

@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from eventwriter import SummaryWriter
-from eventwriter.image import image_summary, image_with_boxes_summary, images_summary
-from eventwriter.png import encode_png
+from eventwriter.summaries.image import image_summary, image_with_boxes_summary, images_summary
+from eventwriter.summaries.png import encode_png
 from support.tbutil import plugin_accumulator, plugins_by_tag, tensor_values, write_both
 
 torch = pytest.importorskip("torch")
@@ -188,7 +188,7 @@ def test_figures_match_torch(tmp_path):
 def test_figure_close_flag():
     import matplotlib.pyplot as plt
 
-    from eventwriter.image import figure_summary
+    from eventwriter.summaries.image import figure_summary
 
     kept = _figure(0)
     canvas = kept.canvas
@@ -265,7 +265,7 @@ def test_bad_input_names_the_argument(call, exc, words):
 
 
 def test_bad_figure():
-    from eventwriter.image import figure_summary
+    from eventwriter.summaries.image import figure_summary
 
     for bad in (np.zeros((3, 4, 4)), [], [_figure(0), "x"]):
         with pytest.raises(TypeError, match="figure"):
@@ -275,7 +275,7 @@ def test_bad_figure():
 def test_figures_of_different_sizes():
     import matplotlib.pyplot as plt
 
-    from eventwriter.image import figure_summary
+    from eventwriter.summaries.image import figure_summary
 
     small, large = plt.figure(figsize=(2, 2), dpi=50), plt.figure(figsize=(3, 2), dpi=50)
     with pytest.raises(ValueError, match="figure"):
@@ -294,7 +294,7 @@ def test_failed_call_writes_nothing(tmp_path):
 
 def test_media_modules_import_nothing_heavy():
     code = (
-        "import sys, eventwriter.image, eventwriter.video, eventwriter.audio\n"
+        "import sys, eventwriter.summaries.image, eventwriter.summaries.video, eventwriter.summaries.audio\n"
         "heavy = [m for m in ('torch', 'tensorflow', 'tensorboard', 'matplotlib', 'PIL') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

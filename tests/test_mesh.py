@@ -9,7 +9,7 @@ import pytest
 from support.tbutil import plugin_accumulator, tensor_values, write_both
 from tensorboard.plugins.mesh import metadata as tb_mesh_metadata
 
-from eventwriter.mesh import mesh_summary
+from eventwriter.summaries.mesh import mesh_summary
 
 torch = pytest.importorskip("torch")
 

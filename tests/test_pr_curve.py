@@ -8,8 +8,8 @@ from support.tbutil import plugin_accumulator, tensor_values, write_both
 from tensorboard.plugins.pr_curve import plugin_data_pb2 as tb_pr_pb2
 
 from eventwriter import SummaryWriter
-from eventwriter.pr_curve import pr_curve_raw_summary, pr_curve_summary
-from eventwriter.tensors import tensor_to_numpy
+from eventwriter.summaries.pr_curve import pr_curve_raw_summary, pr_curve_summary
+from eventwriter.tensor_codec import tensor_to_numpy
 
 torch = pytest.importorskip("torch")
 
@@ -166,7 +166,7 @@ def test_pr_curve_raw_bad_input():
     [(0, -1.0, "true_positive_counts"), (3, np.inf, "false_negative_counts"), (4, 1.5, "precision"), (5, np.nan, "recall")],
 )
 def test_raw_pr_curve_rejects_impossible_values(index, bad, words):
-    from eventwriter.pr_curve import pr_curve_raw_summary
+    from eventwriter.summaries.pr_curve import pr_curve_raw_summary
 
     arrays = [np.array([3.0, 1.0]), np.array([2.0, 0.0]), np.array([0.0, 2.0]), np.array([0.0, 2.0]), np.array([0.6, 1.0]), np.array([1.0, 0.33])]
     arrays[index] = arrays[index].copy()

@@ -21,8 +21,8 @@ from PIL import Image
 from tensorboard.plugins.projector import projector_config_pb2
 
 from eventwriter import SummaryWriter
-from eventwriter import float_repr
-from eventwriter.graph import graph_events
+from eventwriter.summaries import float_repr
+from eventwriter.summaries.graph import graph_events
 from eventwriter.projector import EMPTY_LABEL, write_embedding
 
 torch = pytest.importorskip("torch")

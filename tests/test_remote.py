@@ -22,7 +22,7 @@ import pytest
 from eventwriter import SummaryWriter, protos, wire
 from eventwriter.cli import main as cli_main
 from eventwriter.record import encode_record
-from eventwriter.run_maintenance import compact
+from eventwriter.maintenance import compact
 
 ROOT = Path(__file__).resolve().parent.parent
 

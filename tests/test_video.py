@@ -16,7 +16,7 @@ from tensorboard.backend.event_processing import event_file_loader
 from tensorboard.compat.proto import event_pb2
 
 from eventwriter import SummaryWriter
-from eventwriter.video import video_summary
+from eventwriter.summaries.video import video_summary
 from support.tbutil import plugin_accumulator, plugins_by_tag, tensor_values
 
 # (rows, cols) of torch's grid for N clips, written out rather than computed.

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..tensors import tensor_to_numpy
+from ..tensor_codec import tensor_to_numpy
 
 Row = Tuple[Any, ...]
 

@@ -3,7 +3,7 @@
 Every file the frames layer reads is found by :func:`list_runs` and opened by :func:`open_at`,
 for local paths and store URLs alike (``s3://``, ``gs://``, ``az://``, any fsspec URL, with
 ``storage_options`` for fsspec): :mod:`eventwriter.storage` picks the backend, and
-:func:`eventwriter.reader.run_files` applies TensorBoard's run rules on top of it.
+:func:`eventwriter.logdir.run_files` applies TensorBoard's run rules on top of it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, BinaryIO, Dict, List, Mapping, Optional
 
-from ..reader import run_files
+from ..logdir import run_files
 from ..storage import storage_for
 
 

@@ -5,7 +5,7 @@ about 0.7 us, 6 s for 10,000 x 784. :func:`format_values` produces exactly the b
 ``repr(float(v)) + separator`` for every value of a float64 array with vectorised numpy code (the
 method is explained below), and :class:`LowCardinality` does it by table lookup when an array has
 few distinct values (pixels / 255, one-hot vectors). The ``tensors.tsv`` layout around it (rows,
-blocks, threads) is :mod:`eventwriter.tsv`.
+blocks, threads) is :mod:`eventwriter.summaries.tsv`.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from . import protos
-from .metadata import PLUGIN_CUSTOM_SCALARS, summary_metadata
+from .. import protos
+from ..metadata import PLUGIN_CUSTOM_SCALARS, summary_metadata
 
 __all__ = ["custom_scalars_summary", "CUSTOM_SCALARS_TAG"]
 

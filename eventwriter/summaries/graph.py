@@ -34,7 +34,7 @@ import os
 import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import protos
+from .. import protos
 
 PRODUCER_VERSION = 22
 """``GraphDef.versions.producer`` as torch writes it."""

@@ -34,11 +34,11 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 from google.protobuf import struct_pb2
 
-from . import protos
-from .metadata import PLUGIN_HPARAMS, summary_metadata
+from .. import protos
+from ..metadata import PLUGIN_HPARAMS, summary_metadata
 from .scalar import scalar_value
-from .tags import check_tag
-from .tensors import real_array
+from ..stamps import check_tag
+from ..arrays import real_array
 
 __all__ = ["hparams_summaries", "RunHparams", "EXPERIMENT_TAG", "SESSION_START_INFO_TAG", "SESSION_END_INFO_TAG"]
 

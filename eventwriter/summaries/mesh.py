@@ -24,9 +24,10 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from . import protos
-from .metadata import PLUGIN_MESH, summary_metadata
-from .tensors import real_array, tensor_proto
+from .. import protos
+from ..metadata import PLUGIN_MESH, summary_metadata
+from ..arrays import real_array
+from ..tensor_codec import tensor_proto
 
 __all__ = ["mesh_summary"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .metadata import PLUGIN_TEXT, summary_metadata
+from ..metadata import PLUGIN_TEXT, summary_metadata
 
 if TYPE_CHECKING:
-    from .protos import Summary
+    from ..protos import Summary
 
 TEXT_TAG_SUFFIX = "/text_summary"  # torch's and tensorboardX's convention; TF does not add it
 
@@ -18,7 +18,7 @@ def text_summary(tag: str, text_string: Any) -> "Summary":
     Raises:
         TypeError: ``text_string`` is not ``str`` (or UTF-8 ``bytes``).
     """
-    from . import protos
+    from .. import protos
 
     if isinstance(text_string, str):
         data = text_string.encode("utf-8")

@@ -1,7 +1,7 @@
 """The text of the projector's ``tensors.tsv``: one row per point, values TAB-separated, LF-terminated.
 
 Each value is written as torch writes it: floats as Python's ``repr(float(v))`` (formatted for
-whole blocks at once by :mod:`eventwriter.float_repr`), integers as ``str(int(v))``, booleans as
+whole blocks at once by :mod:`eventwriter.summaries.float_repr`), integers as ``str(int(v))``, booleans as
 ``1.0``/``0.0`` (torch writes ``True``, which TensorBoard cannot parse). This module owns the
 layout and the work split: blocks of values are formatted on up to 4 threads (numpy releases the
 GIL) and yielded in order, so the file can be written while later blocks are still formatted.

@@ -14,7 +14,7 @@ Pixel rules (torch's, so the decoded pixels equal torch's):
   clipped to [0, 255] and truncated to uint8, so out-of-range values saturate instead of wrapping
   around. NaN becomes 0.
 
-The PNG is written by :mod:`eventwriter.png` (zlib level 1): the decoded pixels are torch's, the
+The PNG is written by :mod:`eventwriter.summaries.png` (zlib level 1): the decoded pixels are torch's, the
 bytes are not. Pillow is needed only for boxes (``ImageDraw``) and ``rescale``.
 """
 
@@ -27,9 +27,9 @@ from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
-from . import protos
+from .. import protos
 from .png import encode_png
-from .tensors import real_array
+from ..arrays import real_array
 
 GRID_COLUMNS = 8  # torch's make_grid default: images per row of an add_images grid
 _FORMAT_LETTERS = (frozenset("HW"), frozenset("CHW"), frozenset("NCHW"))

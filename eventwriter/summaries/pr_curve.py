@@ -26,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from . import protos
-from .metadata import PLUGIN_PR_CURVES, summary_metadata
-from .tensors import real_array, tensor_proto
+from .. import protos
+from ..metadata import PLUGIN_PR_CURVES, summary_metadata
+from ..arrays import real_array
+from ..tensor_codec import tensor_proto
 
 __all__ = ["pr_curve_summary", "pr_curve_raw_summary"]
 

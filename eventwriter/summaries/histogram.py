@@ -37,8 +37,8 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import protos
-from .tensors import real_array
+from .. import protos
+from ..arrays import real_array
 
 __all__ = ["histogram_summary", "histogram_raw_summary", "tensorflow_bin_edges"]
 

@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from . import protos
+from .. import protos
 from .image import to_uint8
-from .tensors import real_array
+from ..arrays import real_array
 
 
 def video_summary(tag: str, vid_tensor: Any, fps: float = 4) -> "protos.Summary":

@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from .metadata import PLUGIN_SCALARS, summary_metadata
+from ..metadata import PLUGIN_SCALARS, summary_metadata
 
 if TYPE_CHECKING:
-    from .protos import Summary
+    from ..protos import Summary
 
 
 def scalar_value(value: Any, name: str = "scalar_value") -> float:
@@ -41,7 +41,7 @@ def scalar_value(value: Any, name: str = "scalar_value") -> float:
         if isinstance(item, complex):
             raise TypeError(f"{name} must be real, got a complex tensor")
         return float(item)
-    from .tensors import real_array
+    from ..arrays import real_array
 
     array = real_array(value, name)
     if array.size != 1:
@@ -56,7 +56,7 @@ def scalar_summary(tag: str, scalar_value_: Any, new_style: bool = False, double
     DT_FLOAT tensor with ``scalars`` metadata; with ``double_precision`` a DT_DOUBLE one, which
     TensorBoard's default (Rust) loader ignores (docs/FORMAT.md §6 item 1).
     """
-    from . import protos
+    from .. import protos
 
     value = scalar_value(scalar_value_)
     if not new_style:

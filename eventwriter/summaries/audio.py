@@ -21,17 +21,16 @@ from __future__ import annotations
 import io
 import math
 import numbers
-import os
-import sys
 import wave
 import warnings
 from typing import Any
 
 import numpy as np
 
-from . import protos
-from .metadata import PLUGIN_AUDIO, summary_metadata
-from .tensors import real_array
+from .. import protos
+from ..metadata import PLUGIN_AUDIO, summary_metadata
+from ..arrays import real_array
+from ..stamps import user_stacklevel
 
 _INT16_MAX = 32767
 _WAV_MAX_RATE = 2**32 - 1  # the RIFF header stores the rate as uint32
@@ -63,7 +62,7 @@ def audio_summary(tag: str, snd_tensor: Any, sample_rate: float = 44100) -> "pro
     if peak > 1:
         warnings.warn(
             f"add_audio {tag!r}: snd_tensor amplitude {peak:g} is outside [-1, 1]; samples were clipped",
-            stacklevel=_caller_stacklevel(),
+            stacklevel=user_stacklevel(),
         )
         samples = np.clip(samples, -1, 1)
     # float32 input is scaled in float32 like torch, so the truncated int16 values are identical.
@@ -82,20 +81,6 @@ def audio_summary(tag: str, snd_tensor: Any, sample_rate: float = 44100) -> "pro
     content = protos.AudioPluginData(encoding=protos.AUDIO_ENCODING_WAV).SerializeToString()
     metadata = summary_metadata(PLUGIN_AUDIO, content, protos.DATA_CLASS_BLOB_SEQUENCE)
     return protos.Summary(value=[protos.Summary.Value(tag=tag, tensor=tensor, metadata=metadata)])
-
-
-def _caller_stacklevel() -> int:
-    """``stacklevel`` that points the warning at the first caller outside this package.
-
-    So ``writer.add_audio(...)`` warns at the user's line, not inside ``writer.py``.
-    """
-    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
-    frame = sys._getframe(1)  # the function that will call warnings.warn
-    level = 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
-        frame = frame.f_back
-        level += 1
-    return level
 
 
 def _frame_rate(sample_rate: Any) -> int:

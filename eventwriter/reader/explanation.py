@@ -24,8 +24,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from .crc import masked_crc32c
-from .record import FOOTER_SIZE, HEADER_SIZE, MAX_RECORD_LENGTH
+from ..crc import masked_crc32c
+from ..record import FOOTER_SIZE, HEADER_SIZE, MAX_RECORD_LENGTH
 
 WIRE_TYPES = {0: "VARINT", 1: "I64", 2: "LEN", 5: "I32"}
 """Names of the protobuf wire types that proto3 uses (3 and 4, groups, never appear)."""
@@ -267,7 +267,7 @@ _EMBEDDED = {
 
 
 def _decode_as(item: Field, message: str, why: str) -> None:
-    from . import protos
+    from .. import protos
 
     desc = getattr(protos, message).DESCRIPTOR
     try:
@@ -332,7 +332,7 @@ def explain_records(data: bytes) -> Iterator[RecordView]:
 
 def _frame(data: bytes, offset: int, index: int) -> Tuple[RecordView, int]:
     """The record at ``offset`` and where the next one starts (-1 when reading must stop)."""
-    from . import protos
+    from .. import protos
 
     length_bytes = data[offset : offset + 8]
     stored = data[offset + 8 : offset + HEADER_SIZE]
@@ -471,7 +471,7 @@ def _crc_line(what: str, stored: Optional[int], computed: Optional[int]) -> str:
 
 def render(view: RecordView) -> str:
     """The annotated dump of one record."""
-    from . import protos
+    from .. import protos
 
     width = _HEX_BYTES * 3 + 1
     total = HEADER_SIZE + view.length + FOOTER_SIZE

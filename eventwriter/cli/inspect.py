@@ -1,0 +1,76 @@
+"""``eventwriter inspect LOGDIR``: runs, files, writers and every tag with its plugin, count, steps and times."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from .common import no_event_files
+
+
+def _time(wall_time: Optional[float]) -> str:
+    if wall_time is None:
+        return "-"
+    try:
+        return datetime.fromtimestamp(wall_time, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, ValueError, OSError):  # NaN, inf, 1e20: a wall time no calendar holds
+        return f"{wall_time!r} (not a date)"
+
+
+def _json_number(value: Any) -> Any:
+    """NaN and infinities as strings: JSON has no literal for them (json.dumps would emit ``NaN``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    return value
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from ..reader import describe
+    from ..storage import storage_for
+
+    runs = describe(args.logdir)
+    if args.json and not runs:
+        sys.stderr.write(f"eventwriter: {no_event_files(args.logdir)}\n")
+    if args.json:
+        out = [
+            {
+                "run": r.name,
+                "files": r.files,
+                "writers": r.writers,
+                "tags": {name: {k: _json_number(v) for k, v in vars(t).items()} for name, t in sorted(r.tags.items())},
+                "problems": r.problems,
+            }
+            for r in runs
+        ]
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return 1 if any(r.problems for r in runs) else 0
+    if not runs:
+        sys.stderr.write(f"eventwriter: {no_event_files(args.logdir)}\n")
+        return 0
+    for run in runs:
+        sys.stdout.write(f"run {run.name}\n")
+        for path in run.files:
+            sys.stdout.write(f"  file {path.rsplit('/', 1)[-1].rsplit(os.sep, 1)[-1]} ({storage_for(path).size(path)} bytes)\n")
+        sys.stdout.write(f"  writer {', '.join(run.writers) or '-'}\n")
+        for problem in run.problems:
+            sys.stdout.write(f"  DAMAGED {problem} (TensorBoard stops reading this file there)\n")
+        width = max([len(t) for t in run.tags] + [3])
+        sys.stdout.write(f"  {'tag':<{width}}  {'plugin':<26} {'count':>7} {'steps':>15}  wall time (UTC)\n")
+        for name, tag in sorted(run.tags.items()):
+            steps = f"{tag.first_step}..{tag.last_step}"
+            times = f"{_time(tag.first_wall_time)} .. {_time(tag.last_wall_time)}"
+            sys.stdout.write(f"  {name:<{width}}  {tag.plugin:<26} {tag.count:>7} {steps:>15}  {times}\n")
+    return 1 if any(r.problems for r in runs) else 0
+
+
+def register(sub: Any) -> None:
+    """Add ``inspect`` to the ``eventwriter`` parser."""
+    p = sub.add_parser("inspect", help="runs, files, writers and every tag with its plugin, count, steps and times")
+    p.add_argument("logdir")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_inspect)

@@ -1,0 +1,64 @@
+"""``eventwriter verify PATH...``: check every record of every event file; exit 1 on the first problem."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, List, Optional
+
+from ..record import CorruptRecordError, RecordError
+from .common import fail, no_event_files
+
+
+def _verify_file(path: str) -> Optional[str]:
+    from ..reader import check_event, read_file_events
+
+    count = 0
+    try:
+        for rec in read_file_events(path, strict=True):
+            if count == 0 and rec.event.WhichOneof("what") != "file_version":
+                return f"{path}: offset {rec.offset}: first record is not a file_version event"
+            reason = check_event(rec.event)
+            if reason:
+                return f"{path}: offset {rec.offset}: bad event: {reason}"
+            count += 1
+    except RecordError as exc:
+        if count == 0 and exc.offset == 0 and isinstance(exc, CorruptRecordError):
+            return f"{path}: offset 0: not an event file ({exc.kind}: {exc.message})"
+        return f"{path}: offset {exc.offset}: {exc.kind}: {exc.message}"
+    except OSError as exc:
+        return f"{path}: cannot be read: {exc.strerror or exc}"
+    if count == 0:
+        return f"{path}: offset 0: empty file: no records"
+    return None
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from ..reader import event_files
+
+    paths: List[str] = []
+    for target in args.paths:
+        files = event_files(target)
+        if not files:
+            return fail(no_event_files(target))
+        paths.extend(files)
+    bad = 0
+    for path in paths:
+        problem = _verify_file(path)
+        if problem:
+            bad += 1
+            sys.stdout.write(f"FAIL {problem}\n")
+            if not args.all:
+                return 1
+        elif not args.quiet:
+            sys.stdout.write(f"ok   {path}\n")
+    return 1 if bad else 0
+
+
+def register(sub: Any) -> None:
+    """Add ``verify`` to the ``eventwriter`` parser."""
+    p = sub.add_parser("verify", help="check every record of every event file; exit 1 on the first problem")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--all", action="store_true", help="report every bad file instead of stopping at the first")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    p.set_defaults(func=_cmd_verify)
