@@ -31,7 +31,7 @@ import time
 import uuid
 from typing import BinaryIO, Callable, Iterable, Iterator, List, Optional, Tuple
 
-from . import WalkEntry
+from .seam import WalkEntry
 
 _process_lock = threading.Lock()  # flock does not order threads that share one open file description
 _TMP_SUFFIX = ".tmp"

@@ -23,7 +23,7 @@ import os
 import time
 from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Mapping, Optional
 
-from . import WalkEntry
+from .seam import WalkEntry
 from .faults import backoff_delays, is_transient
 from .objects import ObjectOps, _local_cas_lock
 from .segments import RemoteEventStream, UploadPolicy
