@@ -37,7 +37,7 @@ from training.loop import evaluate  # noqa: E402
 
 pytestmark = [pytest.mark.torch, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ["FASHION_MNIST_DIR"])
 TEST_LIMIT = 1000  # as in SHORT_ARGS
 

@@ -36,7 +36,7 @@ from training.data import DataUnavailableError, read_idx  # noqa: E402
 pytestmark = pytest.mark.torch
 
 os.environ.setdefault(
-    "FASHION_MNIST_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion-mnist")
+    "FASHION_MNIST_DIR", str(Path(__file__).resolve().parents[3] / "shared" / "data" / "fashion-mnist")
 )
 DATA_DIR = Path(os.environ["FASHION_MNIST_DIR"])
 

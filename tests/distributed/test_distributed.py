@@ -25,7 +25,7 @@ from eventwriter.distributed import (RANK_ENV_VARS, WORLD_SIZE_ENV_VARS, get_ran
                                      get_world_size, per_rank_writer, rank_zero_writer,
                                      reduce_scalars)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

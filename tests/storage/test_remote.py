@@ -24,7 +24,7 @@ from eventwriter.cli import main as cli_main
 from eventwriter.record import encode_record
 from eventwriter.maintenance import compact
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _fs(url, **options):

@@ -19,7 +19,7 @@ from eventwriter import SummaryWriter, protos
 from eventwriter.reader.explanation import explain, explain_records, render
 from support.tbutil import write_both
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _CONTENT = {
     "scalars": protos.ScalarPluginData,
     "images": protos.ImagePluginData,

@@ -44,7 +44,7 @@ from eventwriter._proto import (
     versions_pb2,
 )
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 GENERATED_DIR = REPO_ROOT / "eventwriter" / "_proto"
 
 OUR_MODULES = [

@@ -14,7 +14,7 @@ from eventwriter import SummaryWriter
 from eventwriter.reader import describe, read_events, run_files, scalars
 from support.tbutil import legacy_accumulator, plugin_accumulator, scalar_series
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _cli(*args):

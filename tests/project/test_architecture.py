@@ -10,9 +10,8 @@ import ast
 from pathlib import Path
 from typing import Dict, Iterator, Set, Tuple
 
-import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "eventwriter"
 
 # Lower numbers are lower layers. A module may import its own layer or a lower one, never a higher.
@@ -62,7 +61,7 @@ def layer_of(module: str) -> Tuple[str, int]:
         if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > len(best):
             best = prefix
     if not best:
-        raise AssertionError(f"{module} is in no layer of tests/test_architecture.py: add it (and to docs/architecture.md)")
+        raise AssertionError(f"{module} is in no layer of tests/project/test_architecture.py: add it (and to docs/architecture.md)")
     return best, LAYERS[best]
 
 
