@@ -13,8 +13,8 @@ import pytest
 from eventwriter import SummaryWriter
 from eventwriter.reader import describe, read_events, run_files, scalars
 from support.tbutil import legacy_accumulator, plugin_accumulator, scalar_series
+from support.processes import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _cli(*args):
@@ -146,7 +146,7 @@ def test_read_events_matches_tensorboards_loader_event_for_event(tmp_path):
     from tensorboard.compat.proto.event_pb2 import Event
     from torch.utils.tensorboard import SummaryWriter as TorchWriter
 
-    from test_all_kinds import write_everything
+    from support.kinds import write_everything
 
     write_everything(tmp_path / "ours")
     torch_writer = TorchWriter(str(tmp_path / "torch"))

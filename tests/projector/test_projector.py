@@ -15,28 +15,20 @@ import textwrap
 
 import numpy as np
 import pytest
-from google.protobuf import text_format
 from PIL import Image
-from tensorboard.plugins.projector import projector_config_pb2
 
 from eventwriter import SummaryWriter
 from eventwriter.summaries import float_repr
 from eventwriter.projector import EMPTY_LABEL, write_embedding
+from support.processes import ROOT
+from support.tbutil import projector_config
 
 
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _config(logdir) -> projector_config_pb2.ProjectorConfig:
-    config = projector_config_pb2.ProjectorConfig()
-    with open(os.path.join(logdir, "projector_config.pbtxt"), encoding="utf-8") as f:
-        text_format.Parse(f.read(), config)
-    return config
 
 
 def _entries(logdir) -> dict:
-    return {e.tensor_name: e for e in _config(logdir).embeddings}
+    return {e.tensor_name: e for e in projector_config(logdir).embeddings}
 
 
 def _read(logdir, relpath) -> bytes:

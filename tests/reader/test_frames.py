@@ -25,9 +25,9 @@ from eventwriter.record import BadDataCrcError, encode_record, read_records  # n
 from eventwriter.reader import run_files  # noqa: E402
 from support.tbutil import plugin_accumulator  # noqa: E402
 from tensorboard.util import tensor_util  # noqa: E402
-from test_all_kinds import write_everything  # noqa: E402
+from support.kinds import write_everything  # noqa: E402
+from support.processes import ROOT  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 # ---- the oracle: plugin_event_accumulator's rows per kind --------------------------------------

@@ -19,7 +19,7 @@ from eventwriter.frames import file_reader  # noqa: E402
 from eventwriter.frames.file_reader import read_file  # noqa: E402
 from eventwriter.record import encode_record, read_records  # noqa: E402
 from eventwriter.reader import run_files  # noqa: E402
-from test_all_kinds import write_everything  # noqa: E402
+from support.kinds import write_everything  # noqa: E402
 from test_frames import assert_same  # noqa: E402
 
 KINDS = ["scalars", "histograms", "text", "pr_curves", "images", "audio", "tensors"]

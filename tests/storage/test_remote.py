@@ -460,7 +460,7 @@ def test_tensorboard_server_serves_s3_logdir_like_local(s3_run, tmp_path, tb_ser
     logdir gives for every kind but the projector: scalars, histograms, distributions, image,
     video and audio bytes, text, PR curves, meshes, hparams, custom scalars and the graph."""
     from support.served import served_data, wait_until_loaded, without_wall_times
-    from test_all_kinds import write_everything
+    from support.kinds import write_everything
 
     write_everything(str(tmp_path / "local" / "run"))
     parent = s3_run + "/exp"  # TensorBoard's S3 layer needs a prefix below the bucket

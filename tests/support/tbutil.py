@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from typing import Dict, List
 
+from google.protobuf import text_format
+
 import numpy as np
 from tensorboard.backend.event_processing import event_accumulator as legacy_ea
 from tensorboard.backend.event_processing import event_file_loader
 from tensorboard.backend.event_processing import plugin_event_accumulator as pea
+from tensorboard.plugins.projector import projector_config_pb2
 from tensorboard.util import tensor_util
 
 ALL = 0  # size_guidance 0 keeps every item
@@ -81,3 +84,11 @@ def write_both(tmp_path, calls):
         writer.close()
         dirs.append(run)
     return dirs
+
+
+def projector_config(logdir) -> projector_config_pb2.ProjectorConfig:
+    """``projector_config.pbtxt`` of ``logdir`` parsed with TensorBoard's own message and text parser."""
+    config = projector_config_pb2.ProjectorConfig()
+    with open(os.path.join(str(logdir), "projector_config.pbtxt"), encoding="utf-8") as f:
+        text_format.Parse(f.read(), config)
+    return config

@@ -355,3 +355,16 @@ def test_null_writer_mirrors_torch_summary_writer():
             continue  # NullWriter accepts any constructor arguments
         assert [(p.name, p.default) for p in ours.parameters.values()] == \
             [(p.name, p.default) for p in theirs.parameters.values()], name
+
+
+def test_training_logdir_that_is_a_file_is_an_error(tmp_path, capsys):
+    """A new user's `python -m training --logdir README.md`: an error, no README.md_2/ run."""
+    pytest.importorskip("torch")
+    from training.cli import main
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# notes\n")
+    assert main(["--logdir", str(readme), "--no-download", "--max-steps", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "is a file, not a directory" in err and str(readme) in err
+    assert sorted(os.listdir(tmp_path)) == ["README.md"]

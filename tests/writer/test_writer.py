@@ -184,3 +184,40 @@ def test_file_writer_compat_add_summary_with_tensorboard_protos(tmp_path):
     w.file_writer.add_summary(Summary(value=[Summary.Value(tag="ext", simple_value=4.0)]), 9)
     w.close()
     assert scalar_series(plugin_accumulator(tmp_path), "ext") == [(9, 4.0)]
+
+
+@pytest.mark.slow
+def test_per_tag_state_is_bounded_and_add_hparams_keeps_its_purpose(tmp_path, monkeypatch):
+    """#12: past MAX_TRACKED_TAGS distinct tags, a new tag costs (almost) no memory; add_hparams
+    still writes each metric at a step no lower than its own latest, so TensorBoard keeps the curve."""
+    import tracemalloc
+
+    from eventwriter import writer as writer_module
+
+    monkeypatch.setattr(writer_module, "MAX_TRACKED_TAGS", 1000)
+    w = SummaryWriter(tmp_path)
+    w.add_scalar("early", 1.0, 5)
+    w.add_scalar("early", 2.0, 9)
+    tags = [f"tag/{i:07d}" for i in range(21_000)]
+    for i, tag in enumerate(tags[:1000]):
+        w.add_scalar(tag, 0.0, i)
+    w.flush()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for tag in tags[1000:]:
+        w.add_scalar(tag, 0.0, 3)
+    w.add_scalar("late", 1.0, 40)
+    w.add_scalar("late", 2.0, 41)
+    w.flush()
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    per_tag = grown / 20_000
+    print(f"memory per tag beyond the tracked ones: {per_tag:.1f} bytes")
+    assert per_tag < 8  # was ~130 bytes: a dict entry, the tag string and the step per tag
+    w.add_hparams({"lr": 0.1}, {"early": 3.0, "late": 3.0, "never": 1.0})
+    w.close()
+    acc = plugin_accumulator(tmp_path)
+    assert [s for s, _ in scalar_series(acc, "early")] == [5, 9, 9]  # tracked: its own latest step
+    late = [s for s, _ in scalar_series(acc, "late")]
+    assert late[:2] == [40, 41] and late[2] >= 41  # untracked: the largest step seen, curve intact
+    assert len(scalar_series(acc, "never")) == 1
