@@ -1,8 +1,7 @@
-"""Projector (add_embedding): differential against torch, the config merge, and a running TensorBoard.
+"""Projector (add_embedding): files, the config merge, and a running TensorBoard (against torch:
+test_projector_torch.py).
 
-Both writers get the same inputs in two logdirs. The config is read with TensorBoard's own
-``projector_config_pb2`` + ``text_format``; tensors.tsv is compared as text (we write exactly
-torch's number formatting) and as values; sprites are compared as decoded pixels.
+The config is read with TensorBoard's own ``projector_config_pb2`` + ``text_format``.
 """
 
 from __future__ import annotations

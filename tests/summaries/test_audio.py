@@ -1,8 +1,7 @@
-"""Audio: add_audio, differential against torch (WAV samples) plus the new-style encoding TensorBoard needs.
+"""Audio: the new-style WAV tensor TensorBoard needs, read back and decoded; input checks.
 
-torch writes old-style ``Summary.Audio``; we write a DT_STRING [1] tensor with
-``AudioPluginData{encoding: WAV}`` and data class BLOB_SEQUENCE (docs/FORMAT.md §6 item 11). Both are read back with TensorBoard's
-plugin event accumulator and compared by decoded WAV header and samples.
+We write a DT_STRING [1] tensor with ``AudioPluginData{encoding: WAV}`` and data class BLOB_SEQUENCE
+(docs/FORMAT.md §6 item 11); torch writes old-style ``Summary.Audio`` (compared in test_audio_torch.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Custom Scalars layouts: same Layout as torch, read back with TensorBoard; input checks."""
+"""Custom Scalars layouts read back with TensorBoard; input checks (against torch: test_custom_scalars_torch.py)."""
 
 from __future__ import annotations
 

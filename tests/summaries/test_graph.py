@@ -1,8 +1,5 @@
-"""Graphs (add_graph, add_onnx_graph): differential against torch through TensorBoard's loaders.
-
-torch's node names are deterministic across traces of one model in one process (checked below),
-so the node sets are compared exactly: name, op, inputs, ``attr`` string and ``_output_shapes``.
-"""
+"""Graphs without torch: ready GraphDefs and ONNX models, through TensorBoard's loaders (traced torch
+models: test_graph_torch.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Histograms: identical to torch's through TensorBoard's loaders; exact buckets; input errors."""
+"""Histograms: exact buckets, read back through TensorBoard's loaders; input errors (against torch:
+test_histogram_torch.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""HParams: same plugin data as torch (bools kept as bools), parsed by TensorBoard; input checks."""
+"""HParams: plugin data parsed by TensorBoard (bools kept as bools); input checks (against torch:
+test_hparams_torch.py)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,8 @@ torch = pytest.importorskip("torch")
 from torch.utils.tensorboard import SummaryWriter as TorchWriter  # noqa: E402
 
 
-from test_image import _decode, _figure, _images  # noqa: E402
+from test_figure import _figure  # noqa: E402
+from test_image import _decode, _images  # noqa: E402
 
 
 def _both(tmp_path, log):

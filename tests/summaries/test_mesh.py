@@ -1,4 +1,5 @@
-"""Meshes: same values and MeshPluginData as torch, through TensorBoard's loader; input checks."""
+"""Meshes: values and MeshPluginData through TensorBoard's loader; input checks (against torch:
+test_mesh_torch.py)."""
 
 from __future__ import annotations
 

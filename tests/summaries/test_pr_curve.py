@@ -1,4 +1,5 @@
-"""PR curves: same tensors as torch (for <= 127 thresholds), any threshold count, input checks."""
+"""PR curves: tensors through TensorBoard's loaders, any threshold count, input checks (against torch:
+test_pr_curve_torch.py)."""
 
 from __future__ import annotations
 
