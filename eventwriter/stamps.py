@@ -14,7 +14,7 @@ import os
 import sys
 import time
 import warnings
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Dict, Optional
 
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
@@ -117,3 +117,38 @@ def check_tag(tag: Any, name: str = "tag") -> str:
     if not isinstance(tag, str):
         raise TypeError(f"{name} must be str, got {type(tag).__name__}")
     return tag
+
+
+class StepLedger:
+    """The latest step of each scalar tag, in bounded memory.
+
+    ``add_hparams`` writes a metric at its tag's latest step: TensorBoard's default loader treats a
+    step going back as a restart and drops the curve after it (docs/FORMAT.md §5.6). Remembering
+    the step of every tag of a run with millions of distinct tags would cost ~130 bytes a tag, so
+    past ``limit`` tags only the largest step among the others is kept (a metric among them is
+    written at a step no lower than its own latest one, which is what keeps its curve).
+    """
+
+    __slots__ = ("latest", "limit", "_overflow", "_overflow_max")
+
+    def __init__(self, limit: int) -> None:
+        self.latest: Dict[str, Optional[int]] = {}
+        """``{tag: latest step}`` of the first ``limit`` tags (the hot path updates it directly)."""
+        self.limit = limit
+        self._overflow = False  # a tag beyond the limit was logged
+        self._overflow_max: Optional[int] = None  # the largest step among those tags
+
+    def note(self, tag: str, step: Optional[int]) -> None:
+        """Remember ``step`` as ``tag``'s latest."""
+        if len(self.latest) < self.limit or tag in self.latest:
+            self.latest[tag] = step
+            return
+        self._overflow = True
+        if step is not None and (self._overflow_max is None or step > self._overflow_max):
+            self._overflow_max = step
+
+    def latest_step(self, tag: str) -> Optional[int]:
+        """The step to write metric ``tag`` at when no step is given (None: the tag was never logged)."""
+        if tag in self.latest or not self._overflow:
+            return self.latest.get(tag)
+        return self._overflow_max

@@ -11,25 +11,22 @@ methods that need them.
 
 from __future__ import annotations
 
-import functools
 import os
-import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from . import wire
-from .event_file import EventFileWriter, WriterClosedError
+from .event_file import EventFileWriter
 from .record import encode_record
-from .summaries.scalar import scalar_value as _to_float
-from .stamps import event_step, event_wall_time, truncation_warning
+from .run_files import RunFiles
+from .stamps import StepLedger, event_step, event_wall_time, truncation_warning
 from .stamps import check_tag as _check_tag
+from .summaries.scalar import scalar_value as _to_float
 
 _now = time.time
-# add_hparams needs each metric tag's latest step; remembering it for every tag of a run with
-# millions of distinct tags would cost ~130 bytes a tag. Past this many tags, only the largest
-# step of the others is kept (a metric among them is written at a step no lower than its own
-# latest one, which is what keeps TensorBoard from dropping its curve).
 MAX_TRACKED_TAGS = 100_000
+"""Scalar tags whose latest step (for add_hparams) and encoded prefix are remembered one by one
+(:class:`eventwriter.stamps.StepLedger`); a run with more distinct tags costs no more memory."""
 _event_prefix = wire.event_prefix
 _float32_bytes = wire.float32_bytes
 
@@ -115,17 +112,13 @@ class SummaryWriter:
         self.max_queue = max_queue
         self.flush_secs = flush_secs
         self.filename_suffix = filename_suffix
-        self._lock = threading.RLock()
-        self.file_writer: Optional[EventFileWriter] = None
-        self.all_writers: Optional[Dict[str, EventFileWriter]] = None
-        self._unfinished: List[EventFileWriter] = []  # replaced files whose close() has not succeeded
+        self._files = RunFiles(log_dir, self._open_file_writer, self.purge_step)
+        self.purge_step = None
         # tag -> the encoded Event bytes that follow the wall_time/step fields, minus the value.
         self._scalar_prefixes: Dict[str, bytes] = {}
-        self._last_scalar_step: Dict[str, Optional[int]] = {}  # at most MAX_TRACKED_TAGS tags
-        self._untracked_steps = False  # a tag beyond MAX_TRACKED_TAGS was logged
-        self._untracked_max_step: Optional[int] = None  # the largest step among those tags
+        self._steps = StepLedger(MAX_TRACKED_TAGS)
         self._run_hparams: Optional[Any] = None  # hparams.RunHparams, created by the first add_hparams
-        self._get_file_writer()
+        self._files.open()
 
     # -- files -------------------------------------------------------------------------------
 
@@ -139,51 +132,20 @@ class SummaryWriter:
             interval = min(interval, float(flush_secs))
         return interval
 
-    def _get_file_writer(self) -> EventFileWriter:
-        """Return the run's event file writer, opening a new file if the writer was closed."""
-        writer = self.file_writer
-        if writer is not None and not writer.closed:
-            return writer
-        with self._lock:
-            writer = self.file_writer
-            if writer is None or writer.closed:
-                # Files whose close() has not succeeded yet (a full disk; or close() still running
-                # in another thread) stay with this writer until a close() or flush() finishes them.
-                self._unfinished.extend(w for w in (self.all_writers or {}).values() if not w.released)
-                writer = self._open_file_writer(self.log_dir, first_step=self.purge_step)
-                self.purge_step = None
-                self.file_writer = writer
-                self.all_writers = {writer.get_logdir(): writer}
-            return writer
+    @property
+    def file_writer(self) -> Optional[EventFileWriter]:
+        """The run's current event file (torch's attribute; ``file_writer.add_summary`` works)."""
+        return self._files.current
+
+    @property
+    def all_writers(self) -> Optional[Dict[str, EventFileWriter]]:
+        """Every open event file by directory, ``add_scalars`` sub-runs included (torch's attribute)."""
+        return self._files.by_dir
 
     def _open_file_writer(self, run_dir: str, first_step: Optional[int] = None) -> EventFileWriter:
         return EventFileWriter(
             run_dir, self.filename_suffix, first_step=first_step, storage=self._storage, max_file_bytes=self._max_file_bytes
         )
-
-    def _write_record(self, record: bytes) -> None:
-        """Queue ``record`` on the run's file, reopening it if ``close()`` ran, even concurrently."""
-        writer = self.file_writer
-        if writer is None or writer._closed:
-            writer = self._get_file_writer()
-        try:
-            writer.write_record(record)
-        except WriterClosedError:  # close() in another thread won the race: log to the new file
-            self._deliver(self._get_file_writer, record)
-
-    @staticmethod
-    def _deliver(current_writer: Callable[[], EventFileWriter], record: bytes) -> None:
-        """Queue ``record`` on ``current_writer()``, asking again each time a close() wins the race.
-
-        Every retry means another thread sealed the file between choosing it and writing to it;
-        the loop ends as soon as one file stays open for the length of one append.
-        """
-        while True:
-            try:
-                current_writer().write_record(record)
-                return
-            except WriterClosedError:
-                continue
 
     def _step(self, global_step: Any) -> Optional[int]:
         """The step rule (:func:`eventwriter.stamps.event_step`), warning once per writer on truncation."""
@@ -206,7 +168,7 @@ class SummaryWriter:
         self._write_summary_bytes(summary.SerializeToString(), self._step(global_step), event_wall_time(walltime))
 
     def _write_summary_bytes(self, body: bytes, step: Optional[int], wall_time: float) -> None:
-        self._write_record(encode_record(wire.summary_event(wall_time, step, body)))
+        self._files.write(encode_record(wire.summary_event(wall_time, step, body)))
 
     # -- scalars -----------------------------------------------------------------------------
 
@@ -242,34 +204,19 @@ class SummaryWriter:
             summary = scalar_summary(tag, scalar_value, new_style=True, double_precision=double_precision)
             step = self._step(global_step)
             self._write_summary_bytes(summary.SerializeToString(), step, event_wall_time(walltime))
-            self._note_step(tag, step)
+            self._steps.note(tag, step)
             return
         value = scalar_value if type(scalar_value) is float else _to_float(scalar_value)
         prefix = self._scalar_prefixes.get(tag) or self._scalar_prefix(tag)
         step = global_step if global_step is None or type(global_step) is int else self._step(global_step)
         wall_time = _now() if walltime is None else event_wall_time(walltime)
-        self._write_record(encode_record(_event_prefix(wall_time, step) + prefix + _float32_bytes(value)))
-        steps = self._last_scalar_step
-        if len(steps) < MAX_TRACKED_TAGS or tag in steps:  # _note_step's common case, inlined: the hot path
+        self._files.write(encode_record(_event_prefix(wall_time, step) + prefix + _float32_bytes(value)))
+        ledger = self._steps
+        steps = ledger.latest
+        if len(steps) < ledger.limit or tag in steps:  # StepLedger.note's common case, inlined: the hot path
             steps[tag] = step
         else:
-            self._note_step(tag, step)
-
-    def _note_step(self, tag: str, step: Optional[int]) -> None:
-        """Remember ``tag``'s latest step for add_hparams, in bounded memory (MAX_TRACKED_TAGS)."""
-        steps = self._last_scalar_step
-        if len(steps) < MAX_TRACKED_TAGS or tag in steps:
-            steps[tag] = step
-            return
-        self._untracked_steps = True
-        if step is not None and (self._untracked_max_step is None or step > self._untracked_max_step):
-            self._untracked_max_step = step
-
-    def _latest_step(self, tag: str) -> Optional[int]:
-        """The step add_hparams writes metric ``tag`` at when no global_step is given."""
-        if tag in self._last_scalar_step or not self._untracked_steps:
-            return self._last_scalar_step.get(tag)
-        return self._untracked_max_step
+            ledger.note(tag, step)
 
     def _scalar_prefix(self, tag: str) -> bytes:
         prefix = wire.simple_value_prefix(_check_tag(tag))
@@ -299,23 +246,10 @@ class SummaryWriter:
         step = self._step(global_step)
         wall_time = event_wall_time(walltime)
         head = wire.event_prefix(wall_time, step) + wire.simple_value_prefix(main_tag)
-        base = self._get_file_writer().get_logdir()
+        base = self._files.open().get_logdir()
         for key, value in items:
             run_dir = self._storage.join(base, main_tag.replace("/", "_") + "_" + key)
-            record = encode_record(head + wire.float32_bytes(value))
-            self._deliver(functools.partial(self._sub_writer, run_dir), record)
-
-    def _sub_writer(self, run_dir: str) -> EventFileWriter:
-        with self._lock:  # reentrant; held so a concurrent close() cannot drop all_writers in between
-            self._get_file_writer()
-            assert self.all_writers is not None  # set by _get_file_writer under this lock
-            writer = self.all_writers.get(run_dir)
-            if writer is None or writer.closed:
-                if writer is not None and not writer.released:
-                    self._unfinished.append(writer)
-                writer = self._open_file_writer(run_dir)
-                self.all_writers[run_dir] = writer
-            return writer
+            self._files.write_to(run_dir, encode_record(head + wire.float32_bytes(value)))
 
     # -- text, tensors, histograms -----------------------------------------------------------
 
@@ -617,14 +551,14 @@ class SummaryWriter:
         step = self._step(global_step)
         wall_time = time.time()
         if run_name is None:
-            summaries, metrics = self._run_hparams.own_run(hparam_dict, metric_dict, hparam_domain_discrete, step, self._latest_step)
+            summaries, metrics = self._run_hparams.own_run(hparam_dict, metric_dict, hparam_domain_discrete, step, self._steps.latest_step)
             for summary in summaries:
                 self._write_summary_bytes(summary.SerializeToString(), step, wall_time)
             for tag, value, metric_step in metrics:
                 self.add_scalar(tag, value, metric_step, wall_time)
             return
         summaries, metrics = RunHparams.sub_run(hparam_dict, metric_dict, hparam_domain_discrete, step)
-        run_dir = self._storage.join(self._get_file_writer().get_logdir(), _check_tag(run_name, "run_name"))
+        run_dir = self._storage.join(self._files.open().get_logdir(), _check_tag(run_name, "run_name"))
         with SummaryWriter(
             log_dir=run_dir, filename_suffix=self.filename_suffix, flush_secs=self.flush_secs,
             storage_options=self._storage_options, upload_secs=self._upload_secs,
@@ -673,7 +607,7 @@ class SummaryWriter:
         records = encode_record(wire.graph_event(now, graph_def.SerializeToString(deterministic=True)))
         if run_metadata is not None:
             records += encode_record(wire.tagged_run_metadata_event(now, "step1", run_metadata.SerializeToString(deterministic=True)))
-        self._write_record(records)
+        self._files.write(records)
 
     def add_embedding(
         self,
@@ -697,7 +631,7 @@ class SummaryWriter:
         from .projector import write_embedding
 
         write_embedding(
-            self._get_file_writer().get_logdir(),
+            self._files.open().get_logdir(),
             mat,
             storage=self._storage,
             metadata=metadata,
@@ -716,13 +650,7 @@ class SummaryWriter:
         Raises:
             OSError: the disk refused the data (it stays queued for a retry).
         """
-        for writer in self._every_writer():
-            writer.flush()
-
-    def _every_writer(self) -> List[EventFileWriter]:
-        with self._lock:
-            current = list(self.all_writers.values()) if self.all_writers else []
-            return current + [w for w in self._unfinished if w not in current]
+        self._files.flush()
 
     def close(self) -> None:
         """Flush and close every event file of this writer. Calling it twice is harmless.
@@ -732,22 +660,7 @@ class SummaryWriter:
         full disk), the error is raised and that file keeps its queued records: calling
         ``close()`` or ``flush()`` again once there is room writes them, nothing is lost.
         """
-        error: Optional[BaseException] = None
-        for writer in self._every_writer():
-            try:
-                writer.close()
-            except OSError as exc:  # keep closing the others; this one stays, with its data, for a retry
-                error = error or exc
-        with self._lock:
-            # Forget only the files that really closed: a failed one keeps its queued records,
-            # and the next close() or flush() retries it (torch also drops writers only on success).
-            if self.all_writers:
-                self.all_writers = {k: w for k, w in self.all_writers.items() if not w.released} or None
-            self._unfinished = [w for w in self._unfinished if not w.released]
-            if self.file_writer is not None and self.file_writer.released:
-                self.file_writer = None
-        if error is not None:
-            raise error
+        self._files.close()
 
     def __enter__(self) -> "SummaryWriter":
         return self

@@ -33,6 +33,7 @@ LAYERS = {
     "eventwriter.reader": 5,
     "eventwriter.frames": 6,
     "eventwriter.interface": 6,
+    "eventwriter.run_files": 6,
     "eventwriter.null_writer": 6,
     "eventwriter.writer": 7,
     "eventwriter.distributed": 8,
