@@ -16,7 +16,7 @@ Usage (from the repository root)::
     python docs/make_examples.py           # rewrite the examples in docs/FORMAT.md
     python docs/make_examples.py --check   # exit 1 if the guide's examples are stale
 
-``tests/test_docs.py`` runs the check, so a change in what eventwriter writes shows up as a
+``tests/project/test_docs.py`` runs the check, so a change in what eventwriter writes shows up as a
 failing test until the guide is refreshed.
 """
 

@@ -3,7 +3,7 @@
 Building a ``Summary``/``Event`` message object for every ``add_scalar`` call costs more than
 everything else the call does, so the scalar path and the file header are encoded here directly,
 byte for byte as protobuf would serialize them (proto3: default-valued scalars omitted, fields in
-field-number order). ``tests/test_wire.py`` checks every function against the protobuf runtime and
+field-number order). ``tests/format/test_wire.py`` checks every function against the protobuf runtime and
 against TensorBoard's own ``Event`` parser. Everything else goes through :mod:`eventwriter.protos`.
 
 Field numbers (docs/FORMAT.md §3.1, §3.2): Event 1 wall_time (double), 2 step (int64), 3 file_version

@@ -32,7 +32,7 @@ import numpy as np
 #     monotonic in j): j = 1 and 2 are tested on every value, larger j on those still passing.
 # Decisions closer than 1e-9 to a boundary, powers of two (asymmetric interval), zeros, NaN, inf
 # and magnitudes outside [1e-250, 1e250] fall back to ``repr`` (once per distinct value).
-# tests/test_projector.py compares this with repr on millions of values, random bit patterns included.
+# tests/projector/test_projector.py compares this with repr on millions of values, random bit patterns included.
 
 
 def _pow10_tables() -> Tuple[np.ndarray, ...]:

@@ -23,7 +23,7 @@ Differences from torch:
 * Complex values raise ``TypeError`` (torch silently discards the imaginary part).
 * Faster: for the "tensorflow" bins the bucket of each value is found with a small lookup table
   indexed by the value's exponent and top mantissa bits plus one integer comparison, instead of
-  numpy.histogram's sort. The counts are identical (tests/test_histogram.py checks every edge and
+  numpy.histogram's sort. The counts are identical (tests/summaries/test_histogram.py checks every edge and
   its neighbouring floats against numpy.histogram).
 """
 

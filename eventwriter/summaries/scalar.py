@@ -1,7 +1,7 @@
 """Scalars: converting user values to one float, and the (rarely needed) message-based builder.
 
 The writer's ``add_scalar`` hot path encodes old-style scalars with :mod:`eventwriter.wire`
-instead of :func:`scalar_summary`; both produce the same bytes (tests/test_wire.py).
+instead of :func:`scalar_summary`; both produce the same bytes (tests/format/test_wire.py).
 """
 
 from __future__ import annotations
