@@ -26,14 +26,18 @@ BLOCKED = ("tensorflow", "tensorboard", "tensorboardX")
 
 
 def run_job(script: str, args: Sequence[str], *, cwd: Path, env: Optional[Dict[str, str]] = None,
-            timeout: float = 420) -> subprocess.CompletedProcess:
-    """Run ``tests/integrations/<script>`` with ``args`` in ``cwd``; raise with its output if it fails."""
+            timeout: float = 420, launcher: Sequence[str] = ()) -> subprocess.CompletedProcess:
+    """Run ``tests/integrations/<script>`` with ``args`` in ``cwd``; raise with its output if it fails.
+
+    ``launcher``: arguments put between the interpreter and the script, e.g.
+    ``["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]``.
+    """
     full_env = dict(os.environ)
     full_env.update(env or {})
     # one thread per process: steadier timing on the 2 shared cores, same numbers in every leg
     full_env.setdefault("OMP_NUM_THREADS", "1")
     full_env["PYTHONPATH"] = os.pathsep.join([str(ROOT), full_env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    proc = subprocess.run([sys.executable, str(HERE / script), *args], cwd=str(cwd), env=full_env,
+    proc = subprocess.run([sys.executable, *launcher, str(HERE / script), *args], cwd=str(cwd), env=full_env,
                           capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise AssertionError(f"{script} {' '.join(args)} exited {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n"
