@@ -18,8 +18,9 @@ What is written, call by call (Lightning's logger writes the same; differences b
   metrics as scalars go into the run itself, through ``SummaryWriter.add_hparams``.
 * ``log_graph(model, input_array)`` with ``log_graph=True``: ``add_graph`` of the model traced on
   ``model.example_input_array`` (or ``input_array``).
-* ``save()`` (every checkpoint and the end of ``fit``): flushes, and writes ``hparams.yaml`` (every
-  ``params`` passed so far, unflattened) if the run has none yet.
+* ``save()`` (Lightning calls it after every ``log_metrics``): writes ``hparams.yaml`` (every
+  ``params`` passed so far, unflattened) if the run has none yet; ``finalize`` at the end of
+  ``fit`` closes the writer.
 
 Differences from Lightning's logger, each on purpose:
 
@@ -28,6 +29,9 @@ Differences from Lightning's logger, each on purpose:
   really have (Lightning names the unprefixed keys, so the dashboard finds no values).
 * A tensor or array hyperparameter with more than one element is logged as its ``str()``
   (torch's helper logs its first element); an empty list stays a value (``"[]"``).
+* ``save()`` does not flush (Lightning's flushes torch's writer after every ``log_metrics``):
+  records reach the OS within about 0.2 s anyway (``upload_secs`` on a store), and
+  eventwriter's ``flush()`` is an ``fsync``. The logger flushes after each checkpoint instead.
 * A second ``log_hyperparams`` in the same run updates the metrics only: TensorBoard shows the
   first hyperparameters of a run anyway (``SummaryWriter.add_hparams`` warns if they differ).
 * ``trainer.log_dir`` is ``save_dir`` for this logger, as for every logger that is not one of
@@ -245,6 +249,7 @@ class TensorBoardLogger(_LightningLogger):
         self._experiment: Optional[SummaryWriterLike] = None  # the rank-0 writer, once made
         self._null_experiment: Optional[SummaryWriterLike] = None  # what the other ranks get
         self._storage: Optional[Storage] = None
+        self._hparams_yaml_written = False  # written, or found there: never looked for again
         self.hparams: Dict[str, Any] = {}
         """Every ``params`` given to :meth:`log_hyperparams`, merged: the content of ``hparams.yaml``."""
 
@@ -335,11 +340,16 @@ class TensorBoardLogger(_LightningLogger):
             TypeError, ValueError: a value is not a real number (or a dict of them); the message
                 names its key.
         """
-        writer = self.experiment
+        # called every step: the common case (a made writer, float/int values) takes the short path
+        writer = self._experiment if self._experiment is not None else self.experiment
+        prefix = self._prefix
         for key, value in metrics.items():
-            tag = self._tag(key)
+            tag = f"{prefix}{self.LOGGER_JOIN_CHAR}{key}" if prefix else key
+            kind = type(value)
             try:
-                if isinstance(value, Mapping):
+                if kind is float or kind is int:
+                    writer.add_scalar(tag, value, step)
+                elif isinstance(value, Mapping):
                     writer.add_scalars(tag, {k: _number(v) for k, v in value.items()}, step)
                 else:
                     writer.add_scalar(tag, _number(value), step)
@@ -412,16 +422,30 @@ class TensorBoardLogger(_LightningLogger):
 
     @rank_zero_only
     def save(self) -> None:
-        """Flush the writer (creating the run if nothing was logged yet) and write ``hparams.yaml`` once."""
-        self.experiment.flush()
-        self._write_hparams_yaml()
+        """Open the run if nothing was logged yet, and write ``hparams.yaml`` if the run has none.
+
+        Lightning calls this after every ``log_metrics``, so it does not flush: eventwriter's
+        ``flush()`` is an ``fsync`` barrier (an upload on a store), and records reach the OS
+        within about 0.2 s without it. :meth:`after_save_checkpoint` flushes, so the logs are
+        on disk whenever a checkpoint is; :meth:`finalize` closes the writer.
+        """
+        if self._experiment is None:
+            self.experiment  # noqa: B018 - creates the run directory, as Lightning's save() does
+        if not self._hparams_yaml_written:
+            self._write_hparams_yaml()
+
+    @rank_zero_only
+    def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
+        """Flush (``fsync``, or upload to a store) everything logged, once a checkpoint is saved."""
+        if self._experiment is not None:
+            self._experiment.flush()
 
     @rank_zero_only
     def finalize(self, status: str) -> None:
         """Close the writer; after a successful run, also write ``hparams.yaml`` if it is missing."""
         if self._experiment is not None:
             self._experiment.close()
-        if status == "success":
+        if status == "success" and not self._hparams_yaml_written:
             self._write_hparams_yaml()
 
     def _write_hparams_yaml(self) -> None:
@@ -429,8 +453,12 @@ class TensorBoardLogger(_LightningLogger):
         storage = self._get_storage()
         path = _join(log_dir, self.NAME_HPARAMS_FILE)
         # Locally only into an existing run (Lightning's rule); an object store has no directories.
-        if (is_url(log_dir) or storage.kind(log_dir) == "dir") and storage.kind(path) == "missing":
+        if not is_url(log_dir) and storage.kind(log_dir) != "dir":
+            return
+        # checked once: Lightning never rewrites an existing file either, and save() comes every step
+        if storage.kind(path) == "missing":
             storage.write_atomic(path, [_hparams_yaml(self.hparams)])
+        self._hparams_yaml_written = True
 
     def __getstate__(self) -> Dict[str, Any]:
         """Pickled without the open writer and storage (spawned DDP workers make their own)."""
