@@ -137,8 +137,11 @@ class TensorBoardCallback(TrainerCallback):
 
     def _init_summary_writer(self, args: TrainingArguments, log_dir: Optional[str] = None) -> None:
         """Make ``self.tb_writer``: a ``SummaryWriter`` on process 0, a ``NullWriter`` elsewhere."""
+        if log_dir is None:
+            # kept: an evaluate() after train() logs into the same run, not a new timestamped one
+            self.logging_dir = log_dir = self._base_dir(args)
         self.tb_writer = rank_zero_writer(
-            log_dir or self._base_dir(args), rank=args.process_index,
+            log_dir, rank=args.process_index,
             storage_options=self._storage_options, upload_secs=self._upload_secs,
         )
 

@@ -133,6 +133,36 @@ def test_hooks_by_hand_read_back(tmp_path, monkeypatch):
     assert set(view["hparams"]["values"]) == set(args.to_sanitized_dict())
 
 
+def test_default_run_dir_kept_for_evaluate_after_train_and_trials_nested(tmp_path, monkeypatch):
+    _needs_transformers()
+    from support.tbutil import run_dirs
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    from eventwriter.integrations.transformers import TensorBoardCallback
+
+    monkeypatch.delenv("TENSORBOARD_LOGGING_DIR", raising=False)
+    args = TrainingArguments(output_dir=str(tmp_path / "out"), report_to="none", use_cpu=True)
+    state, control = TrainerState(), TrainerControl()
+    callback = TensorBoardCallback(log_hparams=False)
+    callback.on_train_begin(args, state, control)
+    callback.on_log(args, state, control, logs={"loss": 1.0})
+    callback.on_train_end(args, state, control)
+    callback.on_log(args, state, control, logs={"eval_loss": 2.0})  # trainer.evaluate() after train()
+    callback.on_train_end(args, state, control)
+    runs = run_dirs(tmp_path / "out")
+    assert len(runs) == 1 and next(iter(runs)).startswith("runs" + os.sep), runs
+    run = next(iter(runs.values()))
+    assert len(event_files(Path(run))) == 2  # the second writer: a new file in the same run
+    assert set(scalars_by_run(Path(run))["."]) == {"train/loss", "eval/loss"}
+
+    state.is_hyper_param_search, state.trial_name = True, "trial-7"
+    trial = TensorBoardCallback(log_dir=str(tmp_path / "search"), log_hparams=False)
+    trial.on_train_begin(args, state, control)
+    trial.on_log(args, state, control, logs={"loss": 3.0})
+    trial.on_train_end(args, state, control)
+    assert list(run_dirs(tmp_path / "search")) == ["trial-7"]
+
+
 def test_bad_arguments_raise_type_error_naming_them():
     _needs_transformers()
     from eventwriter.integrations.transformers import TensorBoardCallback
