@@ -96,6 +96,10 @@ def test_module_imports_without_tensorboard():
     code = blocked_preamble() + "import eventwriter.integrations.lightning as m\nassert m.TensorBoardLogger\n" + blocked_check()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=str(ROOT))
     assert out.returncode == 0, out.stdout + out.stderr
+    # and where tensorboard is installed and importable, importing the module still does not load it
+    code = "import eventwriter.integrations.lightning\n" + blocked_check()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=str(ROOT))
+    assert out.returncode == 0, out.stdout + out.stderr
 
 
 # --- without a Trainer --------------------------------------------------------------------------

@@ -85,6 +85,10 @@ def test_module_imports_without_tensorboard():
     code = blocked_preamble() + "import eventwriter.integrations.transformers as m\nassert m.TensorBoardCallback\n" + blocked_check()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=str(ROOT))
     assert out.returncode == 0, out.stdout + out.stderr
+    # and where tensorboard is installed and importable, importing the module still does not load it
+    code = "import eventwriter.integrations.transformers\n" + blocked_check()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=str(ROOT))
+    assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_rewrite_logs_matches_transformers():
