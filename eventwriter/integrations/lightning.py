@@ -66,8 +66,8 @@ from typing import Any, Dict, Optional, Union
 
 from lightning_utilities.core.rank_zero import rank_zero_only
 
-from eventwriter.distributed import rank_zero_writer
 from eventwriter import SummaryWriterLike
+from eventwriter.distributed import rank_zero_writer
 from eventwriter.storage import Storage, is_url, storage_for
 
 # The Trainers of both packages take any logger (no class check), so one base serves both; the

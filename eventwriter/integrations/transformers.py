@@ -48,8 +48,8 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Set
 
 from transformers.trainer_callback import TrainerCallback
 
-from eventwriter.distributed import rank_zero_writer
 from eventwriter import SummaryWriterLike
+from eventwriter.distributed import rank_zero_writer
 from eventwriter.storage import is_url
 
 if TYPE_CHECKING:
