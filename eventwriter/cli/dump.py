@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from ..record import CorruptRecordError, TruncatedRecordError
-from .common import fail
+from .common import add_storage_options, fail, storage_options
 
 
 def _jsonable(message: Any) -> Any:
@@ -47,7 +47,7 @@ def _cmd_dump(args: argparse.Namespace) -> int:
 
     problem = 0
     try:
-        for rec in read_file_events(args.file, strict=True):
+        for rec in read_file_events(args.file, strict=True, storage_options=storage_options(args)):
             row = {"offset": rec.offset, "length": len(rec.payload), "event": _jsonable(rec.event)}
             if args.raw:
                 row["payload_base64"] = base64.b64encode(rec.payload).decode("ascii")
@@ -65,4 +65,5 @@ def register(sub: Any) -> None:
     p = sub.add_parser("dump", help="one JSON object per record (offset, length, event)")
     p.add_argument("file")
     p.add_argument("--raw", action="store_true", help="also print each payload in base64")
+    add_storage_options(p)
     p.set_defaults(func=_cmd_dump)

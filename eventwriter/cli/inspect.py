@@ -10,7 +10,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Any, Optional
 
-from .common import no_event_files
+from .common import add_storage_options, no_event_files, storage_options
 
 
 def _time(wall_time: Optional[float]) -> str:
@@ -33,7 +33,8 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     from ..reader import describe
     from ..storage import storage_for
 
-    runs = describe(args.logdir)
+    options = storage_options(args)
+    runs = describe(args.logdir, options)
     if args.json and not runs:
         sys.stderr.write(f"eventwriter: {no_event_files(args.logdir)}\n")
     if args.json:
@@ -55,7 +56,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     for run in runs:
         sys.stdout.write(f"run {run.name}\n")
         for path in run.files:
-            sys.stdout.write(f"  file {path.rsplit('/', 1)[-1].rsplit(os.sep, 1)[-1]} ({storage_for(path).size(path)} bytes)\n")
+            sys.stdout.write(f"  file {path.rsplit('/', 1)[-1].rsplit(os.sep, 1)[-1]} ({storage_for(path, options).size(path)} bytes)\n")
         sys.stdout.write(f"  writer {', '.join(run.writers) or '-'}\n")
         for problem in run.problems:
             sys.stdout.write(f"  DAMAGED {problem} (TensorBoard stops reading this file there)\n")
@@ -73,4 +74,5 @@ def register(sub: Any) -> None:
     p = sub.add_parser("inspect", help="runs, files, writers and every tag with its plugin, count, steps and times")
     p.add_argument("logdir")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_storage_options(p)
     p.set_defaults(func=_cmd_inspect)
