@@ -69,7 +69,8 @@ def storage_options(args: argparse.Namespace) -> Optional[Dict[str, Any]]:
     """The storage options given on the command line (None when there are none)."""
     pairs = list(getattr(args, "storage_option", None) or [])
     legacy = list(getattr(args, "legacy_storage_option", None) or [])
-    if legacy:
+    if legacy and not getattr(args, "warned_legacy_storage_option", False):
+        args.warned_legacy_storage_option = True  # main() and the command both ask
         sys.stderr.write(f"eventwriter: warning: {args.command} -o KEY=VALUE is deprecated; use -s/--storage-option KEY=VALUE\n")
     options = dict(legacy + pairs)
     return options or None
