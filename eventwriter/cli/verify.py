@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from typing import Any, List, Mapping, Optional
 
 from ..record import CorruptRecordError, RecordError
 from .common import add_storage_options, fail, no_event_files, storage_options
 
 
+NO_FILE_VERSION = (
+    "no file_version record (written by old TensorFlow or a plain TFRecord writer); TensorBoard reads it, "
+    "with the older purge rule (docs/FORMAT.md §1.3)"
+)
+
+
 def _verify_file(path: str, options: Optional[Mapping[str, Any]] = None) -> Optional[str]:
+    """Why the file at ``path`` is damaged, or None when it is sound (a missing ``file_version``
+    record is only warned about: TensorBoard reads such files)."""
     from ..reader import check_event, read_file_events
 
     count = 0
     try:
         for rec in read_file_events(path, strict=True, storage_options=options):
             if count == 0 and rec.event.WhichOneof("what") != "file_version":
-                return f"{path}: offset {rec.offset}: first record is not a file_version event"
+                warnings.warn(f"{path}: {NO_FILE_VERSION}", stacklevel=1)
             reason = check_event(rec.event)
             if reason:
                 return f"{path}: offset {rec.offset}: bad event: {reason}"
