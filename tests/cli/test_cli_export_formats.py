@@ -114,3 +114,14 @@ def test_integer_tensors_stay_integers_in_parquet(logdir, tmp_path):
     assert _export(logdir, out, "--kind", "tensors", "--tags", "counts").returncode == 0
     column = pq.read_table(out).column("value")
     assert str(column.type.value_type) == "int64" and column.to_pylist() == [[1, 2, 3, 4]]
+
+
+def test_export_takes_its_kinds_from_frames(logdir, tmp_path):
+    """Issue 18: no copy of the kind list in the command; a new frames kind is exportable at once."""
+    from eventwriter.cli.export import kinds
+    from eventwriter.frames.kinds import KINDS
+
+    assert kinds() == (*KINDS, "hparams")
+    done = _export(logdir, tmp_path / "x.csv", "--kind", "nope")
+    assert done.returncode == 2
+    assert done.stderr == f"eventwriter: --kind must be one of {', '.join((*KINDS, 'hparams'))}, got 'nope'\n"
