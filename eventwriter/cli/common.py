@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Dict, Iterable, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 STORAGE_OPTION_HELP = "fsspec storage option for a URL, KEY=VALUE (VALUE parsed as JSON when it can be); repeatable"
 
@@ -79,22 +79,21 @@ def storage_options(args: argparse.Namespace) -> Optional[Dict[str, Any]]:
 def missing_dependency(exc: ImportError, command: str, paths: Iterable[str]) -> Optional[str]:
     """One line naming the extra to install for the package ``exc`` says is missing, or None
     when ``exc`` is not about an optional package of eventwriter."""
-    names = []
+    names: List[str] = []
     cause: Optional[BaseException] = exc
     while cause is not None:  # fsspec and eventwriter re-raise the import error with a message
         if isinstance(cause, ImportError) and cause.name:
             names.append(cause.name.split(".")[0])
         cause = cause.__cause__ or cause.__context__
-    text = str(exc)
-    names += [name for name in EXTRAS if name in text]
-    if any(name == "fsspec" for name in names) or "fsspec" in text:
+    names += [name for name in (*EXTRAS, "fsspec") if name in str(exc)]
+    known = [name for name in names if name in EXTRAS or name == "fsspec"]
+    if not known:
+        return None
+    package = known[0]
+    if package == "fsspec":  # the store's extra brings fsspec: which one follows the URL
         scheme = next((p.split("://", 1)[0] for p in paths if "://" in p), "")
         extra = _SCHEME_EXTRAS.get(scheme, "s3")
-        names.append("fsspec")
     else:
-        known = [name for name in names if name in EXTRAS]
-        if not known:
-            return None
-        names, extra = [known[0]], EXTRAS[known[0]]
-    return (f"{command} needs {names[0]}, which is not installed: install eventwriter's [{extra}] extra "
+        extra = EXTRAS[package]
+    return (f"{command} needs {package}, which is not installed: install eventwriter's [{extra}] extra "
             f"(pip install \".[{extra}]\" in the eventwriter checkout)")
