@@ -22,7 +22,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.serverproc import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["README.md"] + sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md") if p.name != "FORMAT.md")
