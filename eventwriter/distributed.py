@@ -24,8 +24,10 @@ initialises any framework); the launcher's environment, ``RANK`` (torchrun, also
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
+import weakref
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -60,7 +62,8 @@ def _initialised_torch_distributed() -> Any:
     return dist
 
 
-def _env_int(names: tuple[str, ...], minimum: int) -> int | None:
+def _env_int(names: tuple[str, ...], minimum: int) -> tuple[str, int] | None:
+    """The first of ``names`` that is set, as ``(name, value)``; None when none is."""
     for name in names:
         text = os.environ.get(name)
         if text is None or text.strip() == "":
@@ -71,8 +74,32 @@ def _env_int(names: tuple[str, ...], minimum: int) -> int | None:
             raise ValueError(f"environment variable {name} must be an integer, got {text!r}") from None
         if value < minimum:
             raise ValueError(f"environment variable {name} must be >= {minimum}, got {value}")
-        return value
+        return name, value
     return None
+
+
+def _env_rank() -> int | None:
+    """The launcher's rank, checked against its world size; None when no rank variable is set.
+
+    A rank without a world size (``RANK=3`` alone) or not below it is a launcher mistake: taken
+    at face value, every rank but 0 would log nothing and ``reduce_scalars`` would reduce over
+    one process, silently.
+    """
+    found = _env_int(RANK_ENV_VARS, 0)
+    if found is None:
+        return None
+    name, rank = found
+    size = _env_int(WORLD_SIZE_ENV_VARS, 1)
+    if size is None:
+        if rank > 0:
+            raise ValueError(
+                f"environment variable {name}={rank} but no world size is set (one of "
+                f"{', '.join(WORLD_SIZE_ENV_VARS)}); a launcher sets both, so this is probably "
+                "a leftover variable: unset it, or set the world size too")
+    elif rank >= size[1]:
+        raise ValueError(f"environment variable {name}={rank} is not below the world size "
+                         f"{size[0]}={size[1]}; ranks run from 0 to {size[1] - 1}")
+    return rank
 
 
 def _check_rank(rank: Any, name: str = "rank") -> int:
@@ -96,15 +123,16 @@ def get_rank(rank: int | None = None) -> int:
 
     Raises:
         TypeError: ``rank`` is not an int.
-        ValueError: ``rank`` is negative, or the environment variable used is not a
-            non-negative integer.
+        ValueError: ``rank`` is negative; the environment variable used is not a
+            non-negative integer; or it is not below the environment's world size (a rank
+            above 0 with no world-size variable at all counts as such a mistake).
     """
     if rank is not None:
         return _check_rank(rank)
     dist = _initialised_torch_distributed()
     if dist is not None:
         return int(dist.get_rank())
-    found = _env_int(RANK_ENV_VARS, 0)
+    found = _env_rank()
     return 0 if found is None else found
 
 
@@ -129,7 +157,7 @@ def get_world_size(world_size: int | None = None) -> int:
     if dist is not None:
         return int(dist.get_world_size())
     found = _env_int(WORLD_SIZE_ENV_VARS, 1)
-    return 1 if found is None else found
+    return 1 if found is None else found[1]
 
 
 def rank_zero_writer(log_dir: str | os.PathLike[str] | None = None, *, rank: int | None = None,
@@ -190,10 +218,20 @@ def per_rank_writer(log_dir: str | os.PathLike[str], *, rank: int | None = None,
                          **kwargs)
 
 
-def _signature(op: str, tags: list[str]) -> int:
-    """A 63-bit digest of the call (op and tags): ranks compare it before reducing."""
-    digest = hashlib.blake2b("\x00".join([op, *tags]).encode("utf-8"), digest_size=8).digest()
+def _signature(op: str, tags: list[str], step: int | None) -> int:
+    """A 63-bit digest of the call (op, tags and step): ranks compare it before reducing.
+
+    JSON encodes the list unambiguously (a tag holding NUL or a comma is escaped, not a
+    separator), so ``["a\\0b", "c"]`` and ``["a", "b\\0c"]`` differ.
+    """
+    text = json.dumps([op, tags, step])
+    digest = hashlib.blake2b(text.encode("ascii"), digest_size=8).digest()
     return int.from_bytes(digest, "big") >> 1
+
+
+# Calls of reduce_scalars made by this process, per process group (a group that is destroyed
+# and re-created starts again at 0). Compared across ranks with the digest: see reduce_scalars.
+_calls: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 
 
 def _wait(work: Any, timeout: float | None, what: str) -> None:
@@ -209,16 +247,27 @@ def _wait(work: Any, timeout: float | None, what: str) -> None:
         ) from exc
 
 
-def reduce_scalars(values: Mapping[str, Any], op: str = "mean", *, group: Any = None,
-                   timeout: float | None = None) -> dict[str, float]:
+def reduce_scalars(values: Mapping[str, Any], op: str = "mean", *, step: int | None = None,
+                   group: Any = None, timeout: float | None = None) -> dict[str, float]:
     """Combine named scalars across ranks; every rank gets the result.
 
     **This is a collective operation.** Every rank of ``group`` must call it, the same number
-    of times, in the same order, with the same tags and ``op``. Before reducing, the ranks
-    compare a digest of ``op`` and the tags; a mismatch raises ``ValueError`` on every rank
-    (naming each rank's tags) instead of reducing unrelated numbers. A rank that never calls
-    cannot be detected: the others wait for it until ``timeout`` (or the process group's own
-    timeout, set by ``init_process_group(timeout=...)``) and then raise ``RuntimeError``.
+    of times, in the same order, with the same tags, ``op`` and ``step``. Before reducing, the
+    ranks compare a digest of ``op``, the tags, ``step`` and how many calls this process has
+    made on ``group``; a mismatch raises ``ValueError`` on every rank (naming each rank's
+    call) instead of reducing unrelated numbers:
+
+    * other tags, another order or another ``op``;
+    * a rank that **skipped** a call, when ``step`` is given: its next call (a later step)
+      meets the others' call, and the steps differ. Without ``step`` the two calls look alike
+      and their numbers are combined; pass the step you log at;
+    * a rank whose earlier call failed before reaching the others (a bad value on that rank
+      only): the call counts differ. After a detected mismatch the ranks agree on the count
+      again, so a caller that handles the error can go on.
+
+    A rank that makes no further call at all cannot be told from a slow one: the others wait
+    until ``timeout`` (or the process group's timeout, set by
+    ``init_process_group(timeout=...)``) and then raise ``RuntimeError``.
 
     Works with ``torch.distributed`` when it is initialised (gloo and NCCL; with NCCL the
     numbers travel on the current CUDA device). In a single process (nothing initialised and no
@@ -227,6 +276,8 @@ def reduce_scalars(values: Mapping[str, Any], op: str = "mean", *, group: Any = 
     Args:
         values: ``{tag: number}``; numbers may be Python/numpy scalars or 1-element tensors.
         op: ``"mean"``, ``"sum"``, ``"min"`` or ``"max"``.
+        step: the step the result will be logged at (an int, the same on every rank); makes
+            a skipped call detectable. None: not compared.
         group: a ``torch.distributed`` process group (None: the default group).
         timeout: seconds to wait for the other ranks (None: the process group's timeout).
 
@@ -234,14 +285,24 @@ def reduce_scalars(values: Mapping[str, Any], op: str = "mean", *, group: Any = 
         ``{tag: reduced value}`` in the order of ``values``, as float64 results.
 
     Raises:
-        ValueError: unknown ``op``; a tensor value holds more than one number; or the ranks
-            called with different tags or ops.
-        TypeError: ``values`` is not a mapping of str to numbers.
+        ValueError: unknown ``op``; a tensor value holds more than one number; the ranks
+            called with different tags, ops or steps, or after different numbers of calls;
+            or the launcher's rank variable is not below its world size.
+        TypeError: ``values`` is not a mapping of str to numbers; ``step`` is not an int.
         RuntimeError: the environment says several ranks but ``torch.distributed`` is not
             initialised; or a rank failed or timed out during the collective.
     """
+    dist = _initialised_torch_distributed()
+    key = None
+    if dist is not None:
+        # Counted before the arguments are checked: a call that fails here on one rank only
+        # leaves the others waiting in theirs, and the count then tells the next call apart.
+        key = dist.group.WORLD if group is None else group
+        _calls[key] = _calls.get(key, 0) + 1
     if op not in _OPS:
         raise ValueError(f"op must be one of {', '.join(_OPS)}; got {op!r}")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+        raise TypeError(f"step must be an int or None, got {type(step).__name__}")
     if not isinstance(values, Mapping):
         raise TypeError(f"values must be a mapping of tag to number, got {type(values).__name__}")
     tags = list(values)
@@ -251,8 +312,8 @@ def reduce_scalars(values: Mapping[str, Any], op: str = "mean", *, group: Any = 
             raise TypeError(f"values: tags must be str, got {type(tag).__name__}")
         numbers.append(_to_number(values[tag], tag))
 
-    dist = _initialised_torch_distributed()
     if dist is None:
+        get_rank()  # a launcher's rank beyond its world size raises here
         size = get_world_size()
         if size > 1:
             raise RuntimeError(
@@ -267,19 +328,20 @@ def reduce_scalars(values: Mapping[str, Any], op: str = "mean", *, group: Any = 
     if dist.get_backend(group) == "nccl":  # NCCL only moves CUDA tensors (untested here: no GPU)
         device = torch.device("cuda", torch.cuda.current_device())
     world = dist.get_world_size(group)
+    call = _calls[key]
 
     # 1. Agree on what is being reduced; mismatched calls would otherwise add unrelated numbers
     #    or, with different lengths, hang inside the reduction.
-    mine = torch.tensor([_signature(op, tags), len(tags)], dtype=torch.int64, device=device)
+    mine = torch.tensor([_signature(op, tags, step), len(tags), call], dtype=torch.int64,
+                        device=device)
     gathered = [torch.empty_like(mine) for _ in range(world)]
     _wait(dist.all_gather(gathered, mine, group=group, async_op=True), timeout,
           "comparing the tags across ranks")
     if any(not torch.equal(other, mine) for other in gathered):
         everyone: list[Any] = [None] * world
-        dist.all_gather_object(everyone, (op, tags), group=group)  # every rank is on this path
-        listing = "; ".join(f"rank {k}: {o} {t}" for k, (o, t) in enumerate(everyone))
-        raise ValueError(f"reduce_scalars: ranks called with different tags or ops ({listing}); "
-                         "every rank must reduce the same tags in the same order")
+        dist.all_gather_object(everyone, (op, tags, step, call), group=group)  # all ranks are here
+        _calls[key] = max(c for _, _, _, c in everyone)  # agree again, so the group stays usable
+        raise ValueError(_mismatch(everyone))
 
     # 2. Reduce. float64, so sums of many float32 losses do not lose digits.
     tensor = torch.tensor(numbers, dtype=torch.float64, device=device)
@@ -290,6 +352,24 @@ def reduce_scalars(values: Mapping[str, Any], op: str = "mean", *, group: Any = 
     if op == "mean":
         tensor /= world
     return dict(zip(tags, tensor.cpu().tolist()))
+
+
+def _mismatch(everyone: list[Any]) -> str:
+    """The message naming every rank's call, and the likely cause."""
+    steps = {s for _, _, s, _ in everyone}
+    calls = {c for _, _, _, c in everyone}
+    listing = "; ".join(
+        f"rank {k}: {o} {t}" + ("" if s is None else f" at step {s}") + ("" if len(calls) == 1 else f" (call {c})")
+        for k, (o, t, s, c) in enumerate(everyone))
+    if len({(o, tuple(t)) for o, t, _, _ in everyone}) > 1:
+        cause = "every rank must reduce the same tags in the same order, with the same op"
+    elif len(steps) > 1:
+        cause = ("the ranks are at different steps: a rank skipped a call (or made an extra "
+                 "one); every rank must call at the same steps")
+    else:
+        cause = ("a rank's earlier call failed before it reached the others (see that rank's "
+                 "error); every rank must make the same calls")
+    return f"reduce_scalars: ranks called with different tags, ops or steps ({listing}); {cause}"
 
 
 def _to_number(value: Any, tag: str) -> float:

@@ -9,6 +9,7 @@ checks it at run time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 __all__ = ["SummaryWriterLike"]
@@ -30,7 +31,7 @@ class SummaryWriterLike(Protocol):
                    walltime: float | None = None) -> None: ...
 
     def add_histogram(self, tag: str, values: Any, global_step: int | None = None,
-                      bins: str = "tensorflow", walltime: float | None = None,
+                      bins: str | int | Sequence[float] = "tensorflow", walltime: float | None = None,
                       max_bins: int | None = None) -> None: ...
 
     def add_histogram_raw(self, tag: str, min: float, max: float, num: int, sum: float,
@@ -45,14 +46,14 @@ class SummaryWriterLike(Protocol):
 
     def add_image_with_boxes(self, tag: str, img_tensor: Any, box_tensor: Any,
                              global_step: int | None = None, walltime: float | None = None,
-                             rescale: int = 1, dataformats: str = "CHW",
+                             rescale: float = 1, dataformats: str = "CHW",
                              labels: list[str] | None = None) -> None: ...
 
     def add_figure(self, tag: str, figure: Any, global_step: int | None = None,
                    close: bool = True, walltime: float | None = None) -> None: ...
 
     def add_video(self, tag: str, vid_tensor: Any, global_step: int | None = None,
-                  fps: int = 4, walltime: float | None = None) -> None: ...
+                  fps: int | float = 4, walltime: float | None = None) -> None: ...
 
     def add_audio(self, tag: str, snd_tensor: Any, global_step: int | None = None,
                   sample_rate: int = 44100, walltime: float | None = None) -> None: ...
@@ -78,7 +79,7 @@ class SummaryWriterLike(Protocol):
                          recall: Any, global_step: int | None = None, num_thresholds: int = 127,
                          weights: Any = None, walltime: float | None = None) -> None: ...
 
-    def add_custom_scalars(self, layout: dict[str, Any]) -> None: ...
+    def add_custom_scalars(self, layout: dict[str, dict[str, list[Any]]]) -> None: ...
 
     def add_custom_scalars_multilinechart(self, tags: list[str], category: str = "default",
                                           title: str = "untitled") -> None: ...

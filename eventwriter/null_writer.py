@@ -10,6 +10,7 @@ computing predictions) is still done: guard that with the rank when it is expens
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["NullWriter"]
@@ -44,7 +45,7 @@ class NullWriter:
         """Discard a tensor."""
 
     def add_histogram(self, tag: str, values: Any, global_step: int | None = None,
-                      bins: str = "tensorflow", walltime: float | None = None,
+                      bins: str | int | Sequence[float] = "tensorflow", walltime: float | None = None,
                       max_bins: int | None = None) -> None:
         """Discard a histogram."""
 
@@ -63,7 +64,7 @@ class NullWriter:
 
     def add_image_with_boxes(self, tag: str, img_tensor: Any, box_tensor: Any,
                              global_step: int | None = None, walltime: float | None = None,
-                             rescale: int = 1, dataformats: str = "CHW",
+                             rescale: float = 1, dataformats: str = "CHW",
                              labels: list[str] | None = None) -> None:
         """Discard an image with boxes."""
 
@@ -76,7 +77,7 @@ class NullWriter:
                 pyplot.close(fig)
 
     def add_video(self, tag: str, vid_tensor: Any, global_step: int | None = None,
-                  fps: int = 4, walltime: float | None = None) -> None:
+                  fps: int | float = 4, walltime: float | None = None) -> None:
         """Discard a video."""
 
     def add_audio(self, tag: str, snd_tensor: Any, global_step: int | None = None,
@@ -110,7 +111,7 @@ class NullWriter:
                          weights: Any = None, walltime: float | None = None) -> None:
         """Discard a pre-computed precision-recall curve."""
 
-    def add_custom_scalars(self, layout: dict[str, Any]) -> None:
+    def add_custom_scalars(self, layout: dict[str, dict[str, list[Any]]]) -> None:
         """Discard a custom-scalars layout."""
 
     def add_custom_scalars_multilinechart(self, tags: list[str], category: str = "default",

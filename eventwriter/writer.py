@@ -299,8 +299,8 @@ class SummaryWriter:
         num: int,
         sum: float,
         sum_squares: float,
-        bucket_limits: Sequence[float],
-        bucket_counts: Sequence[float],
+        bucket_limits: Any,
+        bucket_counts: Any,
         global_step: Optional[int] = None,
         walltime: Optional[float] = None,
     ) -> None:

@@ -360,7 +360,7 @@ def train(writer: SummaryWriterLike, data: FashionMNIST, config: TrainConfig,
                 if steps % config.log_interval == 0:
                     mean_loss = running_loss / running_count
                     if cluster is not None:  # collective: every rank logs at the same steps
-                        mean_loss = reduce_scalars({"loss": mean_loss})["loss"]
+                        mean_loss = reduce_scalars({"loss": mean_loss}, step=step)["loss"]
                     losses.append((step, mean_loss))
                     writer.add_scalar("training loss", mean_loss, step)
                     writer.add_scalar("learning rate", optimizer.param_groups[0]["lr"], step)

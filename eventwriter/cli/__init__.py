@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import warnings
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 from ..record import CorruptRecordError
-from .common import fail, show_warning
+from .common import fail, missing_dependency, show_warning, storage_options
 
 COMMANDS = ("inspect", "dump", "explain", "verify", "export", "plot", "maintenance")
 """Modules of this package that add commands: each has ``register(subparsers)``, and each command's
@@ -23,7 +23,12 @@ parser sets ``func`` to the function that runs it and returns the exit code."""
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``eventwriter`` command."""
-    parser = argparse.ArgumentParser(prog="eventwriter", description="Inspect, dump and verify TensorBoard event files.")
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="eventwriter", description="Inspect, verify, explain, export and maintain TensorBoard event files and logdirs."
+    )
+    parser.add_argument("--version", action="version", version=f"eventwriter {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
@@ -32,17 +37,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    named = [getattr(args, attr, None) for attr in ("logdir", "file", "url")] + list(getattr(args, "paths", None) or [])
+    targets: List[str] = [t for t in named if t]
+    try:
+        return _run(args, targets)
+    except ImportError as exc:  # an optional package (pandas, matplotlib, s3fs, ...) is missing
+        message = missing_dependency(exc, args.command, targets)
+        if message is None:
+            raise
+        return fail(message, 2)
+
+
+def _run(args: argparse.Namespace, targets: List[str]) -> int:
     from ..storage import storage_for
 
-    args = build_parser().parse_args(argv)
-    targets = [getattr(args, attr, None) for attr in ("logdir", "file", "url")] + list(getattr(args, "paths", None) or [])
-    for path in filter(None, targets):
-        if storage_for(path).kind(path) == "missing":
+    options = storage_options(args)
+    for path in targets:
+        if storage_for(path, options).kind(path) == "missing":
             return fail(f"no such file or directory: {path}", 2)
     if getattr(args, "file", None) is not None:
-        kind = storage_for(args.file).kind(args.file)
+        kind = storage_for(args.file, options).kind(args.file)
         if kind == "dir":
-            return fail(f"{args.file} is a directory; dump takes one event file", 2)
+            return fail(f"{args.file} is a directory; {args.command} takes one event file", 2)
         if kind == "other":  # opening a FIFO would block forever
             return fail(f"{args.file}: not a regular file (a FIFO, socket, dangling or looping link); not read")
     try:

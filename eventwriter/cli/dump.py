@@ -1,15 +1,20 @@
-"""``eventwriter dump FILE``: one JSON object per record (offset, length, event)."""
+"""``eventwriter dump FILE``: one JSON object per record (offset, length, event).
+
+The event is protobuf's JSON mapping of every field, defaults included, with 64-bit integers as
+numbers and, beside each ``tensor_content``, its ``"decoded"`` value (an extra key, not a field).
+"""
 
 from __future__ import annotations
 
 import argparse
 import base64
 import json
+import math
 import sys
 from typing import Any
 
 from ..record import CorruptRecordError, TruncatedRecordError
-from .common import fail
+from .common import add_storage_options, fail, storage_options
 
 
 def _jsonable(message: Any) -> Any:
@@ -42,13 +47,39 @@ def _unquote_int64(descriptor: Any, data: Any) -> Any:
     return data
 
 
+def _json_float(value: Any) -> Any:
+    """Non-finite floats spelled as protobuf's JSON mapping spells them (``"NaN"``, ``"Infinity"``)."""
+    if isinstance(value, list):
+        return [_json_float(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return value
+
+
+def _decode_tensor_content(event: Any, data: Any) -> None:
+    """Add ``"decoded"`` beside each ``tensor_content``: TF2 writes scalars, histograms and other
+    numeric tensors as raw bytes there, which JSON would show only as base64 (docs/FORMAT.md §3.3)."""
+    if event.WhichOneof("what") != "summary":
+        return
+    from ..tensor_codec import tensor_to_numpy
+
+    for value, shown in zip(event.summary.value, data.get("summary", {}).get("value", [])):
+        if value.WhichOneof("value") == "tensor" and value.tensor.tensor_content:
+            try:
+                shown["tensor"]["decoded"] = _json_float(tensor_to_numpy(value.tensor).tolist())
+            except (ValueError, TypeError) as exc:  # a dtype or size the bytes do not fit
+                shown["tensor"]["decoded"] = f"not decodable: {exc}"
+
+
 def _cmd_dump(args: argparse.Namespace) -> int:
     from ..reader import read_file_events
 
     problem = 0
     try:
-        for rec in read_file_events(args.file, strict=True):
-            row = {"offset": rec.offset, "length": len(rec.payload), "event": _jsonable(rec.event)}
+        for rec in read_file_events(args.file, strict=True, storage_options=storage_options(args)):
+            event = _jsonable(rec.event)
+            _decode_tensor_content(rec.event, event)
+            row = {"offset": rec.offset, "length": len(rec.payload), "event": event}
             if args.raw:
                 row["payload_base64"] = base64.b64encode(rec.payload).decode("ascii")
             sys.stdout.write(json.dumps(row) + "\n")
@@ -65,4 +96,5 @@ def register(sub: Any) -> None:
     p = sub.add_parser("dump", help="one JSON object per record (offset, length, event)")
     p.add_argument("file")
     p.add_argument("--raw", action="store_true", help="also print each payload in base64")
+    add_storage_options(p)
     p.set_defaults(func=_cmd_dump)

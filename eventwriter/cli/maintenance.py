@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import Any, Dict, Sequence
+from typing import Any
 
 from ..maintenance import DEFAULT_MIN_AGE, compact, fetch_projector, upload_pending
-
-
-def _options(pairs: Sequence[str]) -> Dict[str, Any]:
-    options: Dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise ValueError(f"--storage-option must be KEY=VALUE, got {pair!r}")
-        try:
-            options[key] = json.loads(value)
-        except ValueError:
-            options[key] = value
-    return options
+from .common import add_storage_options, storage_options
 
 
 def _cmd_compact(args: argparse.Namespace) -> int:
     try:
-        result = compact(args.url, _options(args.storage_option), min_age=args.min_age)
+        result = compact(args.url, storage_options(args), min_age=args.min_age)
     except (ValueError, FileExistsError, RuntimeError) as exc:
         sys.stderr.write(f"eventwriter: {exc}\n")
         return 1
@@ -43,7 +30,7 @@ def _cmd_upload_pending(args: argparse.Namespace) -> int:
     failed = 0
     for spill_dir in dirs:
         try:
-            sent = upload_pending(spill_dir, _options(args.storage_option), force=args.force)
+            sent = upload_pending(spill_dir, storage_options(args), force=args.force)
             sys.stdout.write(f"{spill_dir}: uploaded {sent} records\n")
         except RuntimeError as exc:
             sys.stderr.write(f"eventwriter: {exc}\n")
@@ -53,7 +40,7 @@ def _cmd_upload_pending(args: argparse.Namespace) -> int:
 
 def _cmd_fetch_projector(args: argparse.Namespace) -> int:
     try:
-        paths = fetch_projector(args.url, args.destination, _options(args.storage_option))
+        paths = fetch_projector(args.url, args.destination, storage_options(args))
     except (ValueError, FileNotFoundError) as exc:
         sys.stderr.write(f"eventwriter: {exc}\n")
         return 1
@@ -65,7 +52,6 @@ def _cmd_fetch_projector(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``compact``, ``upload-pending`` and ``fetch-projector`` to the ``eventwriter`` parser."""
-    option_help = "fsspec storage option KEY=VALUE (VALUE parsed as JSON when it can be); repeatable"
     p = sub.add_parser("compact", help="merge a finished remote run's segments into one object, then delete them")
     p.add_argument("url")
     p.add_argument(
@@ -74,15 +60,15 @@ def register(sub: Any) -> None:
         default=DEFAULT_MIN_AGE,
         help="refuse a run whose newest event is younger than this many seconds (default %(default)g: it may be live)",
     )
-    p.add_argument("-o", "--storage-option", action="append", default=[], help=option_help)
+    add_storage_options(p, legacy_short=True)  # -o KEY=VALUE: the deprecated spelling
     p.set_defaults(func=_cmd_compact)
     p = sub.add_parser("upload-pending", help="upload records a writer kept on local disk when the store failed")
     p.add_argument("dirs", nargs="*", metavar="DIR", help="spill directories (default: all under the pending root)")
     p.add_argument("--force", action="store_true", help="even if the writing process still runs on this host")
-    p.add_argument("-o", "--storage-option", action="append", default=[], help=option_help)
+    add_storage_options(p, legacy_short=True)  # -o KEY=VALUE: the deprecated spelling
     p.set_defaults(func=_cmd_upload_pending)
     p = sub.add_parser("fetch-projector", help="copy a remote run's projector and event files to a local directory")
     p.add_argument("url")
     p.add_argument("destination")
-    p.add_argument("-o", "--storage-option", action="append", default=[], help=option_help)
+    add_storage_options(p, legacy_short=True)  # -o KEY=VALUE: the deprecated spelling
     p.set_defaults(func=_cmd_fetch_projector)

@@ -305,10 +305,35 @@ def _decode_embedded(fields: List[Field], descriptor: Any) -> None:
             for item in tensor.children:
                 if item.name == "string_val":
                     _decode_as(item, "Layout", "custom-scalar layout")
+        if tensor is not None:
+            _decode_tensor_content(tensor)
     for item in fields:
         message = _EMBEDDED.get((label, item.name))
         if message and item.wire_type == 2:
             _decode_as(item, message, f"serialized {message}")
+
+
+def _decode_tensor_content(tensor: Field) -> None:
+    """Note the value of a ``tensor_content``: TF2 writes scalars and other numeric tensors as raw
+    bytes there, read with the sibling ``dtype`` and ``tensor_shape`` (docs/FORMAT.md §3.3)."""
+    content = _first(tensor.children, "tensor_content")
+    if content is None:
+        return
+    from .. import protos
+    from ..tensor_codec import tensor_to_numpy
+
+    try:
+        array = tensor_to_numpy(protos.TensorProto.FromString(tensor.body))
+    except Exception as exc:  # noqa: BLE001 - shown, not raised: explain describes damaged input too
+        content.note = f"not decodable with this dtype and shape: {exc}"
+        return
+    flat = array.ravel().tolist()
+    shown = ", ".join(_float32(v) if array.dtype.kind == "f" and array.dtype.itemsize == 4 else repr(v) for v in flat[:_LIST_ITEMS])
+    if array.ndim == 0:
+        content.note = f"decoded: {shown} ({array.dtype.name}, scalar)"
+    else:
+        more = f", … ({len(flat)} values)" if len(flat) > _LIST_ITEMS else ""
+        content.note = f"decoded: [{shown}{more}] ({array.dtype.name}, shape {list(array.shape)})"
 
 
 # ---------------------------------------------------------------------------------------------

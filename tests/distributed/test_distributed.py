@@ -50,6 +50,7 @@ def test_single_process_is_rank_zero_of_one(clean_env):
     ({"RANK": "", "PMI_RANK": "4"}, 4),  # an empty variable counts as unset
 ])
 def test_rank_from_the_launcher_environment_in_order(clean_env, env, expected):
+    clean_env.setenv("PMI_SIZE", "8")  # a rank needs a world size above it (issue 16 item 13)
     for name, value in env.items():
         clean_env.setenv(name, value)
     assert get_rank() == expected
@@ -114,6 +115,7 @@ def test_rank_lookup_never_imports_torch():
     code = (
         "import os, sys\n"
         "os.environ['RANK'] = '2'\n"
+        "os.environ['WORLD_SIZE'] = '4'\n"
         "from eventwriter.distributed import get_rank, rank_zero_writer\n"
         "assert get_rank() == 2\n"
         "w = rank_zero_writer('never-created')\n"
@@ -182,6 +184,7 @@ def _call_every_method(writer) -> None:
 def test_other_ranks_get_a_null_writer_that_creates_nothing(clean_env, tmp_path):
     logdir = tmp_path / "run"
     clean_env.setenv("RANK", "1")
+    clean_env.setenv("WORLD_SIZE", "2")
     writer = rank_zero_writer(logdir)
     assert isinstance(writer, NullWriter) and writer.get_logdir() == str(logdir)
     with writer:

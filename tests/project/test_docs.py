@@ -87,6 +87,18 @@ def test_every_citation_of_the_guide_resolves():
     assert cited > 30
 
 
+def test_every_section_sign_resolves():
+    """A bare ``§N`` (FORMAT.md's own cross-references, a second citation further down a docstring)
+    names a section of docs/FORMAT.md too: the only document numbered that way."""
+    sections, _ = _sections(GUIDE.read_text())
+    bad = []
+    for name, text in _tracked_text_files():
+        for match in re.finditer(r"§\s?(\d+(?:\.\d+)*)", text):
+            if match.group(1).rstrip(".") not in sections:
+                bad.append(f"{name}: §{match.group(1)}")
+    assert not bad, bad
+
+
 def test_no_citation_of_files_outside_the_repository():
     for name, text in _tracked_text_files():
         assert "USER_" + "NEEDS" not in text, name  # spelled in two parts so this file passes too
