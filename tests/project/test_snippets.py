@@ -1,5 +1,5 @@
 """Every fenced ``python`` block of README.md and of docs/*.md (FORMAT.md aside: its examples are
-checked by tests/test_docs.py) runs as written, and so does every ``bash`` block made only of
+checked by tests/project/test_docs.py) runs as written, and so does every ``bash`` block made only of
 ``eventwriter`` commands (issue 16 item 16).
 
 A page's blocks run in order, each in its own subprocess, in one temporary directory, as a reader
