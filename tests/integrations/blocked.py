@@ -1,8 +1,10 @@
 """Run a script with TensorFlow, tensorboard and tensorboardX unimportable: ``python blocked.py SCRIPT [ARGS]``.
 
-A meta-path finder placed first refuses the three packages (as if they were not installed), the
-script runs as ``__main__``, and at exit the runner checks that none of them got into
-``sys.modules`` by another route; it exits 3 if one did.
+The three names are set to None in ``sys.modules``, Python's own "not importable" marker: ``import
+tensorflow`` raises ImportError and ``importlib.util.find_spec("tensorflow")`` returns None, as if
+the packages were not installed (libraries that probe for TensorFlow, like torch._dynamo, take
+that path). The script runs as ``__main__``; at exit the runner checks that the markers are still
+in place and that no submodule of the three got loaded, and exits 3 otherwise.
 """
 
 import os
@@ -12,24 +14,23 @@ import sys
 BLOCKED = ("tensorflow", "tensorboard", "tensorboardX")
 
 
-class _Blocker:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ModuleNotFoundError(f"No module named {name!r} (blocked for this test)", name=name)
-        return None
+def _leaked():
+    return sorted(name for name, module in list(sys.modules.items()) if name.split(".")[0] in BLOCKED and module is not None)
 
 
 def main():
-    sys.meta_path.insert(0, _Blocker())
+    for name in BLOCKED:
+        sys.modules[name] = None  # type: ignore[assignment]
     script = sys.argv[1]
     sys.argv = sys.argv[1:]
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
     try:
         runpy.run_path(script, run_name="__main__")
     finally:
-        leaked = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
+        leaked = _leaked()
         if leaked:
             sys.stderr.write(f"blocked modules were imported: {leaked}\n")
+            sys.stderr.flush()
             os._exit(3)
 
 

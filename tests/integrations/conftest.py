@@ -1,0 +1,35 @@
+"""Fixtures of the framework-adapter tests: run a script where TensorFlow and tensorboard cannot be imported."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+
+def run_script(script, *args, env=None, blocked=True, timeout=300, python=None):
+    """Run ``script`` in a fresh interpreter (through blocked.py unless ``blocked=False``); return stdout.
+
+    Fails the test with the script's stderr when it exits non-zero (3: a blocked module was imported).
+    """
+    full_env = dict(os.environ)
+    full_env.update({"PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)]), "TF_CPP_MIN_LOG_LEVEL": "3",
+                     "JAX_PLATFORMS": "cpu", "PYTHONWARNINGS": "ignore"})
+    full_env.update(env or {})
+    command = [python or sys.executable] + ([str(HERE / "blocked.py")] if blocked else []) + [str(script), *map(str, args)]
+    proc = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout)
+    if proc.returncode != 0:
+        pytest.fail(f"{' '.join(command)} exited {proc.returncode}:\n{proc.stderr[-6000:]}")
+    return proc.stdout
+
+
+@pytest.fixture
+def run_blocked():
+    """``run_blocked(script, *args, env={...})``: the script runs with tensorflow/tensorboard/tensorboardX blocked."""
+    return run_script
