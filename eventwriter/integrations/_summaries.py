@@ -102,8 +102,9 @@ def tensor(array: Any) -> bytes:
 
 
 def summary(tag: str, metadata_bytes: bytes, tensor_bytes: Optional[bytes]) -> bytes:
-    """A ``Summary`` with one ``Value{tag, metadata, tensor}``."""
-    value = _field(1, tag.encode("utf-8")) + _field(9, metadata_bytes)
+    """A ``Summary`` with one ``Value{tag, metadata, tensor}`` (no metadata field when ``metadata_bytes`` is empty,
+    as ``tf.summary.write`` without metadata)."""
+    value = _field(1, tag.encode("utf-8")) + (_field(9, metadata_bytes) if metadata_bytes else b"")
     if tensor_bytes is not None:
         value += _field(8, tensor_bytes)
     return _field(1, value)
@@ -198,9 +199,11 @@ def to_uint8(data: Any) -> np.ndarray:
 
 def wav(clip: Any, sample_rate: int) -> bytes:
     """One ``[t, c]`` float clip in [-1, 1] as 16-bit PCM WAV, as ``tf.audio.encode_wav`` encodes it
-    (samples ×32768, rounded, clamped to int16)."""
+    (samples ×32768, rounded half away from zero, clamped to int16)."""
     samples = np.asarray(clip, dtype=np.float32)
-    pcm = np.clip(np.round(samples * np.float32(32768.0)), -32768, 32767).astype("<i2")
+    scaled = (samples * np.float32(32768.0)).astype(np.float64)  # exact: a power of two
+    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)  # C's roundf: halves away from zero
+    pcm = np.clip(np.nan_to_num(rounded), -32768, 32767).astype("<i2")
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
         out.setnchannels(samples.shape[1])

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import struct
-import sys
 import time
 import warnings
 from typing import Any, Dict, List, Mapping, Optional, Union
@@ -26,81 +24,11 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 import keras
 import numpy as np
 
-from eventwriter import NullWriter, SummaryWriter, distributed
 from eventwriter.integrations import _summaries
+from eventwriter.integrations._run import Run
 from eventwriter.storage import is_url
 
 __all__ = ["TensorBoard"]
-
-_pack_float32 = struct.Struct("<f").pack
-
-
-class _Run:
-    """One run directory (``train`` or ``validation``): its writer, created on first use, on the writing rank only."""
-
-    def __init__(self, log_dir: str, rank: Optional[int], options: Dict[str, Any]) -> None:
-        self.log_dir = log_dir
-        self._rank = rank
-        self._options = options
-        self._writer: Optional[Union[SummaryWriter, NullWriter]] = None
-        self._prefixes: Dict[str, bytes] = {}
-
-    @property
-    def writer(self) -> Union[SummaryWriter, NullWriter]:
-        # Created lazily, as Keras does: a fit without validation data leaves no validation/ run.
-        if self._writer is None:
-            self._writer = distributed.rank_zero_writer(self.log_dir, rank=_writing_rank(self._rank), **self._options)  # type: ignore[assignment]
-        return self._writer  # type: ignore[return-value]
-
-    @property
-    def writes(self) -> bool:
-        """False on the ranks that only hold a NullWriter: they skip the work before each call too."""
-        return isinstance(self.writer, SummaryWriter)
-
-    def scalar(self, tag: str, value: float, step: int) -> None:
-        """A new-style scalar (rank-0 DT_FLOAT tensor with ``scalars`` metadata), as ``tf.summary.scalar`` writes it."""
-        writer = self.writer
-        if not isinstance(writer, SummaryWriter):
-            return
-        prefix = self._prefixes.get(tag)
-        if prefix is None:
-            prefix = self._prefixes[tag] = _summaries.scalar_prefix(tag)
-        _file_writer(writer).add_summary(prefix + _pack_float32(value), step)
-
-    def summary(self, body: bytes, step: int) -> None:
-        """Write one encoded Summary at ``step``."""
-        writer = self.writer
-        if isinstance(writer, SummaryWriter):
-            _file_writer(writer).add_summary(body, step)
-
-    def flush(self) -> None:
-        if self._writer is not None:
-            self._writer.flush()
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-
-
-def _file_writer(writer: SummaryWriter) -> Any:
-    # ``file_writer`` is None only after close(); a Keras callback never logs to a closed run
-    # (set_model, which every fit/evaluate calls first, starts new writers).
-    file_writer = writer.file_writer
-    if file_writer is None:
-        raise ValueError(f"the writer of {writer.get_logdir()!r} is closed")
-    return file_writer
-
-
-def _writing_rank(rank: Optional[int]) -> int:
-    """This process's rank: ``rank`` if given; on a multi-process JAX job ``jax.process_index()``;
-    else what :func:`eventwriter.distributed.get_rank` finds (torchrun's ``RANK``, SLURM, MPI)."""
-    if rank is not None:
-        return distributed.get_rank(rank)
-    jax = sys.modules.get("jax")  # the JAX backend imported it; never import it from here
-    if jax is not None and keras.backend.backend() == "jax" and jax.process_count() > 1:
-        return int(jax.process_index())
-    return distributed.get_rank()
-
 
 def _to_numpy(value: Any) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(value))
@@ -217,7 +145,7 @@ class TensorBoard(keras.callbacks.Callback):
         # reads the batch counter of on_train_batch_begin, so it allows it only when it logs
         # nothing per batch.
         self.async_safe = self.update_freq == "epoch" and not self._start_batch
-        self._runs: Dict[str, _Run] = {}
+        self._runs: Dict[str, Run] = {}
         self._global_train_batch = 0
         self._global_test_batch = 0
         self._previous_epoch_iterations = 0.0
@@ -226,14 +154,14 @@ class TensorBoard(keras.callbacks.Callback):
 
     # -- runs -------------------------------------------------------------------------------
 
-    def _run(self, name: str) -> _Run:
+    def _run(self, name: str) -> Run:
         run = self._runs.get(name)
         if run is None:
             if is_url(self.log_dir):
                 path = posixpath.join(self.log_dir, name)
             else:
                 path = os.path.join(self.log_dir, name)
-            run = self._runs[name] = _Run(path, self._rank, self._options)
+            run = self._runs[name] = Run(path, self._rank, self._options)
         return run
 
     def _close_runs(self) -> None:

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 from PIL import Image
 from support.tbutil import plugin_accumulator, run_dirs
+from tensorboard.compat.proto import summary_pb2
 from tensorboard.util import tensor_util
 
 
@@ -47,12 +48,25 @@ def decode(plugin: str, array: np.ndarray) -> Any:
         items = list(array.reshape(-1))
         return int(items[0]), int(items[1]), [_png(b) for b in items[2:]]
     if plugin == "audio":
-        return [(_wav(row[0]), row[1]) for row in array.reshape(-1, 2)]
+        # [k, 2] (clip, label) as written; the Python loader's blob migration keeps [k] clips only.
+        rows = array.reshape(-1, 2) if array.ndim == 2 else array.reshape(-1, 1)
+        return [(_wav(row[0]), row[1] if len(row) > 1 else b"") for row in rows]
     if plugin == "graph_keras_model":
         return json.loads(array.reshape(()).item())
     if plugin == "text":
         return array.astype(object).tolist()
     return array
+
+
+def _hparams(content: bytes) -> Dict[str, Any]:
+    """HParamsPluginData's session start info: hparams (as Python values) and group name (not the start time)."""
+    from google.protobuf import json_format
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    data = plugin_data_pb2.HParamsPluginData.FromString(content)
+    info = data.session_start_info
+    return {"kind": data.WhichOneof("data"), "group_name": info.group_name,
+            "hparams": {k: json_format.MessageToDict(v) for k, v in info.hparams.items()}}
 
 
 def contents(logdir) -> Dict[str, Dict[str, Series]]:
@@ -61,10 +75,16 @@ def contents(logdir) -> Dict[str, Dict[str, Series]]:
         acc = plugin_accumulator(path)
         tags: Dict[str, Series] = {}
         for tag in acc.Tags()["tensors"]:
-            plugin = acc.SummaryMetadata(tag).plugin_data.plugin_name
+            # A tensor written without metadata (tf.summary.write's default) has none recorded.
+            metadata = acc.summary_metadata.get(tag) or summary_pb2.SummaryMetadata()
+            plugin = metadata.plugin_data.plugin_name
             series = tags[tag] = Series(plugin)
             for event in acc.Tensors(tag):
-                series.points.append((event.step, decode(plugin, tensor_util.make_ndarray(event.tensor_proto))))
+                if plugin == "hparams":  # the data is in the metadata; the tensor is a null placeholder
+                    value: Any = _hparams(metadata.plugin_data.content)
+                else:
+                    value = decode(plugin, tensor_util.make_ndarray(event.tensor_proto))
+                series.points.append((event.step, value))
         out[run] = tags
     return out
 

@@ -1,0 +1,92 @@
+"""``Run``: one run directory of an adapter, written on the writing rank only, in ``tf.summary``'s shapes."""
+
+from __future__ import annotations
+
+import struct
+import sys
+from typing import Any, Dict, Optional, Union
+
+from eventwriter import NullWriter, SummaryWriter, distributed
+from eventwriter.integrations import _summaries
+
+_pack_float32 = struct.Struct("<f").pack
+
+
+def writing_rank(rank: Optional[int]) -> int:
+    """This process's rank: ``rank`` if given; ``jax.process_index()`` in a multi-process JAX job;
+    else what :func:`eventwriter.distributed.get_rank` finds (torchrun's ``RANK``, SLURM, MPI).
+
+    JAX is consulted only when the program already imported it: importing it here would cost
+    seconds and initialise its backends for programs that do not use it.
+    """
+    if rank is not None:
+        return distributed.get_rank(rank)
+    jax = sys.modules.get("jax")
+    if jax is not None and jax.process_count() > 1:
+        return int(jax.process_index())
+    return distributed.get_rank()
+
+
+class Run:
+    """A run directory: its ``SummaryWriter`` on the writing rank (a ``NullWriter`` elsewhere), made on first use.
+
+    Args:
+        log_dir: the run directory, a path or URL.
+        rank: this process's rank (None: :func:`writing_rank`), decided when the writer is made.
+        options: keyword arguments for ``SummaryWriter`` (``storage_options``, ``upload_secs``).
+    """
+
+    def __init__(self, log_dir: str, rank: Optional[int] = None, options: Optional[Dict[str, Any]] = None) -> None:
+        self.log_dir = log_dir
+        self._rank = rank
+        self._options = {k: v for k, v in (options or {}).items() if v is not None}
+        self._writer: Optional[Union[SummaryWriter, NullWriter]] = None
+        self._prefixes: Dict[str, bytes] = {}
+
+    @property
+    def writer(self) -> Union[SummaryWriter, NullWriter]:
+        """The run's writer (created lazily, so a run that gets nothing leaves no directory)."""
+        if self._writer is None:
+            self._writer = distributed.rank_zero_writer(self.log_dir, rank=writing_rank(self._rank), **self._options)  # type: ignore[assignment]
+        return self._writer  # type: ignore[return-value]
+
+    @property
+    def writes(self) -> bool:
+        """False on the ranks that hold a NullWriter: callers skip their own work there too."""
+        return isinstance(self.writer, SummaryWriter)
+
+    def scalar(self, tag: str, value: float, step: Any) -> None:
+        """A rank-0 DT_FLOAT tensor with ``scalars`` metadata, as ``tf.summary.scalar`` writes it."""
+        writer = self.writer
+        if not isinstance(writer, SummaryWriter):
+            return
+        prefix = self._prefixes.get(tag)
+        if prefix is None:
+            if not isinstance(tag, str):
+                raise TypeError(f"tag must be a str, got {type(tag).__name__}")
+            prefix = self._prefixes[tag] = _summaries.scalar_prefix(tag)
+        _file_writer(writer).add_summary(prefix + _pack_float32(value), step)
+
+    def summary(self, body: bytes, step: Any) -> None:
+        """Write one encoded Summary at ``step``."""
+        writer = self.writer
+        if isinstance(writer, SummaryWriter):
+            _file_writer(writer).add_summary(body, step)
+
+    def flush(self) -> None:
+        """Flush the writer, if one was made."""
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self) -> None:
+        """Close the writer, if one was made; a later write opens a new one."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def _file_writer(writer: SummaryWriter) -> Any:
+    file_writer = writer.file_writer
+    if file_writer is None:  # only after close(), and Run.close() forgets closed writers
+        raise ValueError(f"the writer of {writer.get_logdir()!r} is closed")
+    return file_writer
