@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import HERE, run_script
+from conftest import HERE, run_script, run_snippets
 from readback import assert_same, contents
 
 TRAIN = HERE / "jax_train.py"
@@ -122,6 +122,19 @@ def test_remote_log_dir(tmp_path, s3_run, moto_s3):
     assert run["loss"].steps == list(range(5))
     assert [v for _, v in run["loss"].points] == [float(ml_dtypes.bfloat16(1.0 / (s + 1))) for s in range(5)]
     assert run["h"].steps == [4]
+
+
+def test_docs_snippets(tmp_path):
+    """The JAX section of docs/integrations.md (CLU and Flax) runs as written, TensorFlow blocked."""
+    pytest.importorskip("jax")
+    assert len(run_snippets("JAX", tmp_path)) == 2
+    clu = contents(tmp_path / "logs" / "clu")["."]
+    assert clu["loss"].steps == list(range(100)) and clu["w"].steps == [0, 20, 40, 60, 80]
+    assert len(clu["frames"].points[0][1][2]) == 2 and clu["_hparams_/session_start_info"].plugin == "hparams"
+    flax = contents(tmp_path / "logs" / "flax")["."]
+    assert [v for _, v in flax["train_loss"].points][:2] == [1.0, 0.5]
+    assert flax["weights"].points[0][1].shape == (20, 3) and len(flax["samples"].points[0][1][2]) == 3
+    assert {"tone", "notes", "_hparams_/session_start_info"} <= set(flax)
 
 
 def test_errors_name_the_argument(tmp_path):

@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import HERE, run_script
+from conftest import HERE, run_script, run_snippets
 from readback import assert_same, contents
 
 FIT = HERE / "keras_fit.py"
@@ -152,6 +152,16 @@ def test_embedding_layer_projector(tmp_path):
     np.testing.assert_array_equal(vectors, weights["tokens/embeddings"])
     assert (train / last.metadata_path).read_text().splitlines() == [f"token{i}" for i in range(12)]
     assert "epoch_loss" in contents(tmp_path / "logs")["train"]
+
+
+@pytest.mark.slow
+def test_docs_snippet(tmp_path):
+    """The Keras section of docs/integrations.md runs as written (TensorFlow blocked) and logs what it says."""
+    run_snippets("Keras 3", tmp_path, env={"KERAS_BACKEND": "jax"})
+    data = contents(tmp_path / "logs" / "keras")
+    assert sorted(data) == ["train", "validation"]
+    assert data["train"]["epoch_mae"].steps == [0, 1, 2] and data["train"]["batch_loss"].steps == list(range(1, 19))
+    assert "sequential/dense/kernel/histogram" in data["train"] and len(data["validation"]["evaluation_loss_vs_iterations"].steps) == 4
 
 
 def test_bad_arguments_raise():
