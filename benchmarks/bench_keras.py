@@ -4,12 +4,16 @@
     python benchmarks/bench_keras.py --repeat 5   # medians of 5 fits per configuration
     python benchmarks/bench_keras.py --part ours  # one side only, JSON (--part keras: in a venv with TensorFlow)
 
-A small model (784-64-10 MLP, Adam, batch 32, 256 batches of random Fashion-MNIST-shaped data,
-one epoch) is fitted with ``update_freq="batch"``, once with no callback and once with the
+Two small models (a 784-64-10 MLP, and the PyTorch tutorial's Fashion-MNIST CNN; Adam, batch
+32, 256 batches of random Fashion-MNIST-shaped data, one epoch) is fitted with ``update_freq="batch"``, once with no callback and once with the
 TensorBoard callback, alternating, ``--repeat`` times each. Two figures per callback:
 
-* **hooks**: wall time spent inside the callback's own methods (every ``on_*`` hook, timed by a
-  subclass that wraps each one), per batch. This is the per-log-call overhead of the logger.
+* **hooks**: wall time spent inside the callback's own methods (each ``on_*`` hook, timed by a
+  subclass that wraps each one), per batch: the per-batch hooks alone (the per-log-call
+  overhead of the logger), and all hooks (with ``set_model``, epoch ends and closing the files).
+  When Keras runs the batch-end hook in its thread pool, that time is spent off the training
+  thread, and its wall time includes waiting for the GIL; the CPU time (``time.thread_time``)
+  of the per-batch hooks is reported too.
 * **fit**: the fit's wall time with the callback minus without it, per batch, and as a share of
   the fit without it. This includes what the callback makes Keras do (a callback with a
   per-batch hook turns off Keras's asynchronous batch-end dispatch on JAX).
@@ -39,17 +43,23 @@ def _timed(callback_class):
     """A subclass of ``callback_class`` adding up the wall time spent in its hooks."""
 
     class Timed(callback_class):
-        spent = 0.0
+        spent = 0.0  # every hook
+        per_batch = 0.0  # the per-batch hooks only (the per-log-call cost)
+        per_batch_cpu = 0.0  # their CPU time (thread_time: without waiting for the GIL)
 
     def wrap(name):
         original = getattr(callback_class, name)
 
         def hook(self, *args, **kwargs):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.thread_time()
             try:
                 return original(self, *args, **kwargs)
             finally:
-                Timed.spent += time.perf_counter() - start
+                elapsed = time.perf_counter() - start
+                Timed.spent += elapsed
+                if "batch" in name:
+                    Timed.per_batch += elapsed
+                    Timed.per_batch_cpu += time.thread_time() - cpu
 
         hook.__name__ = name
         return hook
@@ -60,7 +70,19 @@ def _timed(callback_class):
     return Timed
 
 
-def run_part(part: str, repeat: int) -> dict:
+def build_model(keras, name: str):
+    """``mlp``: 784-64-10; ``cnn``: the PyTorch tutorial's Fashion-MNIST CNN (conv 6, conv 16, 120, 84, 10)."""
+    layers = keras.layers
+    if name == "mlp":
+        stack = [keras.Input((784,)), layers.Dense(64, activation="relu"), layers.Dense(10)]
+    else:
+        stack = [keras.Input((784,)), layers.Reshape((28, 28, 1)), layers.Conv2D(6, 5, activation="relu"), layers.MaxPooling2D(),
+                 layers.Conv2D(16, 5, activation="relu"), layers.MaxPooling2D(), layers.Flatten(),
+                 layers.Dense(120, activation="relu"), layers.Dense(84, activation="relu"), layers.Dense(10)]
+    return keras.Sequential(stack)
+
+
+def run_part(part: str, repeat: int, model_name: str) -> dict:
     """Fit ``repeat`` times without and with the callback (``ours`` or ``keras``), alternating."""
     os.environ.setdefault("KERAS_BACKEND", "jax" if part == "ours" else "tensorflow")
     import keras
@@ -75,29 +97,32 @@ def run_part(part: str, repeat: int) -> dict:
     x = rng.random((BATCHES * BATCH_SIZE, 784), dtype=np.float32)
     y = rng.integers(0, 10, BATCHES * BATCH_SIZE)
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)])
+    model = build_model(keras, model_name)
     model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     model.fit(x, y, batch_size=BATCH_SIZE, epochs=1, verbose=0)  # compile and warm up
-    bare, with_cb, hooks = [], [], []
+    bare, with_cb, hooks, batch_hooks, batch_cpu = [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="bench-keras-") as tmp:
         for i in range(repeat):
             start = time.perf_counter()
             model.fit(x, y, batch_size=BATCH_SIZE, epochs=1, verbose=0)
             bare.append(time.perf_counter() - start)
-            Timed.spent = 0.0
+            Timed.spent = Timed.per_batch = Timed.per_batch_cpu = 0.0
             callback = Timed(os.path.join(tmp, f"run{i}"), update_freq="batch")
             start = time.perf_counter()
             model.fit(x, y, batch_size=BATCH_SIZE, epochs=1, verbose=0, callbacks=[callback])
             with_cb.append(time.perf_counter() - start)
             hooks.append(Timed.spent)
-    return {"part": part, "backend": keras.backend.backend(), "keras": keras.__version__, "batches": BATCHES,
-            "bare_s": bare, "with_s": with_cb, "hooks_s": hooks}
+            batch_hooks.append(Timed.per_batch)
+            batch_cpu.append(Timed.per_batch_cpu)
+    return {"model": model_name, "part": part, "backend": keras.backend.backend(), "keras": keras.__version__, "batches": BATCHES,
+            "bare_s": bare, "with_s": with_cb, "hooks_s": hooks,
+            "batch_hooks_s": batch_hooks, "batch_cpu_s": batch_cpu}
 
 
 def _summary(result: dict) -> dict:
     batches = result["batches"]
-    bare, with_cb, hooks = (statistics.median(result[k]) for k in ("bare_s", "with_s", "hooks_s"))
-    return {"hooks_us": hooks / batches * 1e6, "fit_delta_us": (with_cb - bare) / batches * 1e6,
+    bare, with_cb, hooks, batch_hooks, cpu = (statistics.median(result[k]) for k in ("bare_s", "with_s", "hooks_s", "batch_hooks_s", "batch_cpu_s"))
+    return {"batch_cpu_us": cpu / batches * 1e6, "batch_cpu_pct": 100 * cpu / bare, "hooks_us": hooks / batches * 1e6, "batch_hooks_us": batch_hooks / batches * 1e6, "batch_hooks_pct": 100 * batch_hooks / bare, "fit_delta_us": (with_cb - bare) / batches * 1e6,
             "hooks_pct": 100 * hooks / bare, "fit_delta_pct": 100 * (with_cb - bare) / bare, "bare_ms": bare / batches * 1e3}
 
 
@@ -105,29 +130,41 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--part", choices=["ours", "keras"])
+    parser.add_argument("--model", choices=["mlp", "cnn"], action="append", help="default: both")
     parser.add_argument("--tf-python", default=str(ROOT / ".venv-tf" / "bin" / "python"))
     args = parser.parse_args()
+    models = args.model or ["mlp", "cnn"]
     if args.part:
-        print(json.dumps(run_part(args.part, args.repeat)))
+        print(json.dumps(run_part(args.part, args.repeat, models[0])))
         return
+    for model in models:
+        compare(model, args.repeat, args.tf_python)
+
+
+def compare(model: str, repeat: int, tf_python: str) -> None:
+    """Run both sides for one model and print the table."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
     results = {}
-    for part, python in (("ours", sys.executable), ("keras", args.tf_python)):
-        out = subprocess.run([python, __file__, "--part", part, "--repeat", str(args.repeat)], env=env,
+    for part, python in (("ours", sys.executable), ("keras", tf_python)):
+        out = subprocess.run([python, __file__, "--part", part, "--repeat", str(repeat), "--model", model], env=env,
                              capture_output=True, text=True, check=True).stdout
         results[part] = json.loads(out.strip().splitlines()[-1])
     ours, keras_own = _summary(results["ours"]), _summary(results["keras"])
-    print(f"Keras {results['ours']['keras']}, {platform.machine()}, {os.cpu_count()} cores; "
-          f"{BATCHES} batches of {BATCH_SIZE}, update_freq='batch', median of {args.repeat}")
-    print(f"{'':44s}{'eventwriter (JAX)':>20s}{'Keras own (TF)':>18s}{'ratio':>8s}")
+    print(f"\n{model}: Keras {results['ours']['keras']}, {platform.machine()}, {os.cpu_count()} cores; "
+          f"{BATCHES} batches of {BATCH_SIZE}, update_freq='batch', median of {repeat}")
+    print(f"{'':50s}{'eventwriter (JAX)':>20s}{'Keras own (TF)':>18s}{'ratio':>8s}")
     rows = [("fit without callback, ms per batch", "bare_ms", "{:.3f}"),
-            ("time inside the callback, us per batch", "hooks_us", "{:.1f}"),
+            ("per-batch hooks (the log calls), us per batch", "batch_hooks_us", "{:.1f}"),
+            ("  as % of the fit without callback", "batch_hooks_pct", "{:.2f}%"),
+            ("per-batch hooks, CPU time (thread_time), us/batch", "batch_cpu_us", "{:.1f}"),
+            ("  as % of the fit without callback", "batch_cpu_pct", "{:.2f}%"),
+            ("all hooks (+ set_model, epochs, close), us/batch", "hooks_us", "{:.1f}"),
             ("  as % of the fit without callback", "hooks_pct", "{:.2f}%"),
             ("fit with - without callback, us per batch", "fit_delta_us", "{:.1f}"),
             ("  as % of the fit without callback", "fit_delta_pct", "{:.2f}%")]
     for label, key, fmt in rows:
-        ratio = ours[key] / keras_own[key] if keras_own[key] and key in ("hooks_us", "fit_delta_us") else None
-        print(f"{label:44s}{fmt.format(ours[key]):>20s}{fmt.format(keras_own[key]):>18s}{'' if ratio is None else f'{ratio:.3f}':>8s}")
+        ratio = ours[key] / keras_own[key] if keras_own[key] and key in ("hooks_us", "batch_hooks_us", "batch_cpu_us", "fit_delta_us") else None
+        print(f"{label:50s}{fmt.format(ours[key]):>20s}{fmt.format(keras_own[key]):>18s}{'' if ratio is None else f'{ratio:.3f}':>8s}")
 
 
 if __name__ == "__main__":

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import struct
 import sys
-from typing import Any, Dict, Optional, Union
+import time
+from typing import Any, Dict, Optional, Tuple, Union
 
 from eventwriter import NullWriter, SummaryWriter, distributed
 from eventwriter.integrations import _summaries
 
 _pack_float32 = struct.Struct("<f").pack
+_now = time.time
 
 
 def writing_rank(rank: Optional[int]) -> int:
@@ -41,7 +43,7 @@ class Run:
         self._rank = rank
         self._options = {k: v for k, v in (options or {}).items() if v is not None}
         self._writer: Optional[Union[SummaryWriter, NullWriter]] = None
-        self._prefixes: Dict[str, bytes] = {}
+        self._prefixes: Dict[str, Tuple[bytes, bytes]] = {}
 
     @property
     def writer(self) -> Union[SummaryWriter, NullWriter]:
@@ -60,12 +62,16 @@ class Run:
         writer = self.writer
         if not isinstance(writer, SummaryWriter):
             return
-        prefix = self._prefixes.get(tag)
-        if prefix is None:
+        parts = self._prefixes.get(tag)
+        if parts is None:
             if not isinstance(tag, str):
                 raise TypeError(f"tag must be a str, got {type(tag).__name__}")
-            prefix = self._prefixes[tag] = _summaries.scalar_prefix(tag)
-        _file_writer(writer).add_summary(prefix + _pack_float32(value), step)
+            parts = self._prefixes[tag] = (_summaries.scalar_event_parts(tag), _summaries.scalar_prefix(tag))
+        if type(step) is int and step >= 0:
+            # The per-batch path: the whole Event encoded here, only wall time, step and value new.
+            _file_writer(writer).add_event(_summaries.event_head(_now(), step) + parts[0] + _pack_float32(value))
+        else:  # other step types (numpy, floats, negative): the writer's step rules and errors
+            _file_writer(writer).add_summary(parts[1] + _pack_float32(value), step)
 
     def summary(self, body: bytes, step: Any) -> None:
         """Write one encoded Summary at ``step``."""

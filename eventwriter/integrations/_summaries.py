@@ -121,6 +121,18 @@ def scalar_prefix(tag: str) -> bytes:
     return _varint(1 << 3 | 2) + _varint(len(value_head) + 4) + value_head
 
 
+def scalar_event_parts(tag: str) -> bytes:
+    """``Event.summary`` (field 5) up to the 4-byte value of a new-style scalar for ``tag``: the part
+    of the scalar's Event that follows its ``wall_time`` and ``step`` (see :func:`event_head`)."""
+    prefix = scalar_prefix(tag)
+    return _varint(5 << 3 | 2) + _varint(len(prefix) + 4) + prefix
+
+
+def event_head(wall_time: float, step: int) -> bytes:
+    """``Event.wall_time`` (field 1, double) and ``Event.step`` (field 2, omitted when 0, as protobuf does)."""
+    return b"\x09" + struct.pack("<d", wall_time) + (_varint(2 << 3) + _varint(step) if step else b"")
+
+
 def histogram_buckets(values: Any, bucket_count: Optional[int] = None) -> np.ndarray:
     """``tf.summary.histogram``'s buckets: ``[k, 3]`` float64 rows (left edge, right edge, count).
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import threading
 import time
 import warnings
 from typing import Any, Dict, List, Mapping, Optional, Union
@@ -141,11 +142,16 @@ class TensorBoard(keras.callbacks.Callback):
             )
         self._profiling = False
         self._batch_trace: Any = None
-        # Keras runs on_train_batch_end in a thread pool when every callback allows it. Ours
-        # reads the batch counter of on_train_batch_begin, so it allows it only when it logs
-        # nothing per batch.
-        self.async_safe = self.update_freq == "epoch" and not self._start_batch
+        # Keras runs on_train_batch_end in a thread pool when every callback allows it, so
+        # training need not wait for each batch's logs. Allowed unless a batch's end must be
+        # timed (batch_steps_per_second) or traced (the profiler) right when it happens; the
+        # steps are then taken from the batch index and written in order (_write_batch).
+        self.async_safe = not self._start_batch and not (self.write_steps_per_second and self.update_freq != "epoch")
         self._runs: Dict[str, Run] = {}
+        self._lock = threading.Lock()
+        self._batch_counts: Dict[int, int] = {}  # this epoch's batch index -> global batch number
+        self._pending: Dict[int, tuple] = {}  # batch logs that arrived before an earlier batch's
+        self._next_batch_step = 0
         self._global_train_batch = 0
         self._global_test_batch = 0
         self._previous_epoch_iterations = 0.0
@@ -183,10 +189,14 @@ class TensorBoard(keras.callbacks.Callback):
     def on_train_begin(self, logs: Optional[Dict[str, Any]] = None) -> None:
         """Reset the batch counter."""
         self._global_train_batch = 0
+        self._batch_counts = {}
+        self._pending = {}
+        self._next_batch_step = 0 if self.update_freq == "epoch" else self.update_freq  # type: ignore[assignment]
         self._previous_epoch_iterations = 0.0
 
     def on_train_end(self, logs: Optional[Dict[str, Any]] = None) -> None:
         """Stop a running profile and close the runs' files."""
+        self._write_pending()
         if self._profiling:
             self._stop_profile()
         self._close_runs()
@@ -209,6 +219,7 @@ class TensorBoard(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch: int, logs: Optional[Dict[str, Any]] = None) -> None:
         """Count the batch; start the profiler at ``profile_batch``."""
         self._global_train_batch += 1
+        self._batch_counts[batch] = self._global_train_batch
         if self.write_steps_per_second:
             self._batch_start_time = time.time()
         if self._start_batch:
@@ -218,16 +229,17 @@ class TensorBoard(keras.callbacks.Callback):
                 self._batch_trace = _start_batch_trace(batch)
 
     def on_train_batch_end(self, batch: int, logs: Optional[Dict[str, Any]] = None) -> None:
-        """Every ``update_freq`` batches: ``batch_<metric>`` (and ``batch_steps_per_second``)."""
-        step = self._global_train_batch
+        """Every ``update_freq`` batches: ``batch_<metric>`` (and ``batch_steps_per_second``).
+
+        May run in Keras's thread pool, after later batches began: the step is the global number
+        of the batch ``batch`` (recorded when it began), not the current count.
+        """
+        step = self._batch_counts.get(batch)
+        if step is None:  # steps_per_execution > 1: batch is the last step of the execution begun last
+            step = self._batch_counts[max(b for b in self._batch_counts if b <= batch)]
         if self.update_freq != "epoch" and step % self.update_freq == 0:  # type: ignore[operator]
-            run = self._run("train")
-            if run.writes:
-                if self.write_steps_per_second:
-                    run.scalar("batch_steps_per_second", 1.0 / (time.time() - self._batch_start_time), step)
-                if isinstance(logs, dict):
-                    for name, value in logs.items():
-                        run.scalar(f"batch_{name}", _float(name, value), step)
+            rate = 1.0 / (time.time() - self._batch_start_time) if self.write_steps_per_second else None
+            self._write_batch(step, rate, logs)
         if self._profiling:
             if self._batch_trace is not None:
                 self._batch_trace.__exit__(None, None, None)
@@ -235,18 +247,46 @@ class TensorBoard(keras.callbacks.Callback):
             if step >= self._stop_batch:
                 self._stop_profile()
 
+    def _write_batch(self, step: int, rate: Optional[float], logs: Any) -> None:
+        """Write a batch's summaries, keeping steps in order when batches end out of order (Keras's
+        thread pool): TensorBoard's default loader drops a tag's points above a step that goes back."""
+        with self._lock:
+            self._pending[step] = (rate, logs)
+            while self._next_batch_step in self._pending:
+                self._write_batch_now(self._next_batch_step, *self._pending.pop(self._next_batch_step))
+                self._next_batch_step += self.update_freq  # type: ignore[operator]
+
+    def _write_pending(self) -> None:
+        """Write what waits for a batch that will not come (its hook failed): at epoch and training end."""
+        with self._lock:
+            for step in sorted(self._pending):
+                self._write_batch_now(step, *self._pending.pop(step))
+                self._next_batch_step = step + self.update_freq  # type: ignore[operator]
+
+    def _write_batch_now(self, step: int, rate: Optional[float], logs: Any) -> None:
+        run = self._run("train")
+        if not run.writes:
+            return
+        if rate is not None:
+            run.scalar("batch_steps_per_second", rate, step)
+        if isinstance(logs, dict):
+            for name, value in logs.items():
+                run.scalar(f"batch_{name}", _float(name, value), step)
+
     def on_test_batch_begin(self, batch: int, logs: Optional[Dict[str, Any]] = None) -> None:
         """Count the evaluation batch (kept for parity with Keras's callback)."""
         self._global_test_batch += 1
 
     def on_epoch_begin(self, epoch: int, logs: Optional[Dict[str, Any]] = None) -> None:
         """Remember the iteration count and time for ``steps_per_second``."""
+        self._batch_counts = {}  # Keras waited for the previous epoch's batch hooks to finish
         if self.write_steps_per_second:
             self._previous_epoch_iterations = float(_to_numpy(self.model.optimizer.iterations))
             self._epoch_start_time = time.time()
 
     def on_epoch_end(self, epoch: int, logs: Optional[Dict[str, Any]] = None) -> None:
         """Write the epoch's metrics, and the histograms, images and embeddings when due."""
+        self._write_pending()
         self._log_epoch_metrics(epoch, logs)
         if self.histogram_freq and epoch % self.histogram_freq == 0:
             self._log_weights(epoch)
