@@ -37,6 +37,32 @@ def build_model(embedding: bool = False):
     return model
 
 
+class Recorder(keras.callbacks.Callback):
+    """Keeps every batch's logs in batch order, and the names of the threads that delivered them.
+
+    ``async_safe``: it does not stop Keras from running batch-end hooks in its thread pool
+    (whether Keras does depends on the other callbacks), where they may arrive out of order.
+    """
+
+    async_safe = True
+
+    def __init__(self, out):
+        super().__init__()
+        self.out, self.seen, self.threads, self.epoch = out, [], set(), 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        import threading
+
+        self.threads.add(threading.current_thread().name)
+        self.seen.append(((self.epoch, batch), dict(logs)))
+
+    def on_train_end(self, logs=None):
+        self.out.extend(logs for _, logs in sorted(self.seen, key=lambda item: item[0]))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--callback", choices=["ours", "keras"], default="ours")
@@ -45,6 +71,8 @@ def main():
     parser.add_argument("--record")
     parser.add_argument("--embedding-metadata", help="with this metadata file: an Embedding model, embeddings_freq=1")
     parser.add_argument("--storage-options", help="JSON for the callback's storage_options")
+    parser.add_argument("--threaded", action="store_true",
+                        help="no steps per second, so Keras may run the batch-end hooks in its thread pool")
     args = parser.parse_args()
     update_freq = int(args.update_freq) if args.update_freq.isdigit() else args.update_freq
     if keras.backend.backend() == "tensorflow":
@@ -61,7 +89,7 @@ def main():
     else:
         x = rng.random((48, 6, 6, 1), dtype=np.float32)
         y = (x.mean(axis=(1, 2, 3)) > 0.5).astype("float32")
-        options = dict(histogram_freq=1, write_images=True, write_steps_per_second=True)
+        options = dict(histogram_freq=1, write_images=True, write_steps_per_second=not args.threaded)
     model = build_model(embedding)
     if args.callback == "ours":
         from eventwriter.integrations.keras import TensorBoard
@@ -71,14 +99,14 @@ def main():
     else:
         callback = keras.callbacks.TensorBoard(args.log_dir, update_freq=update_freq, **options)
     batch_logs = []
-    recorder = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: batch_logs.append(dict(logs)))
+    recorder = Recorder(batch_logs)
     history = model.fit(x[:36], y[:36], batch_size=8, epochs=3, validation_data=(x[36:], y[36:]),
                         callbacks=[callback, recorder], verbose=0, shuffle=False)
     evaluation = model.evaluate(x, y, batch_size=16, callbacks=[callback], verbose=0, return_dict=True)
     if args.record:
         weights = {w.path: keras.ops.convert_to_numpy(w) for layer in model.layers for w in layer.weights}
         np.savez(args.record, history=json.dumps(history.history), batches=json.dumps(batch_logs),
-                 evaluation=json.dumps(evaluation), iterations=int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
+                 evaluation=json.dumps(evaluation), batch_threads=json.dumps(sorted(recorder.threads)), iterations=int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
                  weight_names=json.dumps(sorted(weights)), **{f"w:{k}": v for k, v in weights.items()})
 
 

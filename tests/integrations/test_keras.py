@@ -125,6 +125,21 @@ def test_update_freq_every_second_batch_keeps_every_epoch(tmp_path):
 
 
 @pytest.mark.slow
+def test_batch_logs_from_keras_thread_pool_in_order(tmp_path):
+    """Without steps per second the callback lets Keras run batch-end hooks in its thread pool: the
+    batch summaries still carry each batch's own step and values, in step order."""
+    run_script(FIT, "--log-dir", tmp_path / "logs", "--record", tmp_path / "rec.npz", "--threaded", env={"KERAS_BACKEND": "jax"})
+    data = np.load(tmp_path / "rec.npz")
+    assert any(name != "MainThread" for name in json.loads(str(data["batch_threads"])))  # Keras did use its pool
+    batches = json.loads(str(data["batches"]))
+    train = contents(tmp_path / "logs")["train"]
+    for m in ("loss", "accuracy"):
+        assert train[f"batch_{m}"].steps == list(range(1, EPOCHS * TRAIN_BATCHES + 1))
+        assert [v for _, v in train[f"batch_{m}"].points] == [float(np.float32(b[m])) for b in batches]
+    assert "batch_steps_per_second" not in train
+
+
+@pytest.mark.slow
 def test_update_freq_epoch_writes_no_batch_summaries(tmp_path):
     run_script(FIT, "--log-dir", tmp_path / "logs", "--update-freq", "epoch", env={"KERAS_BACKEND": "jax"})
     train = contents(tmp_path / "logs")["train"]
