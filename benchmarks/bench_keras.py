@@ -122,7 +122,9 @@ def run_part(part: str, repeat: int, model_name: str) -> dict:
 def _summary(result: dict) -> dict:
     batches = result["batches"]
     bare, with_cb, hooks, batch_hooks, cpu = (statistics.median(result[k]) for k in ("bare_s", "with_s", "hooks_s", "batch_hooks_s", "batch_cpu_s"))
-    return {"batch_cpu_us": cpu / batches * 1e6, "batch_cpu_pct": 100 * cpu / bare, "hooks_us": hooks / batches * 1e6, "batch_hooks_us": batch_hooks / batches * 1e6, "batch_hooks_pct": 100 * batch_hooks / bare, "fit_delta_us": (with_cb - bare) / batches * 1e6,
+    return {"batch_cpu_us": cpu / batches * 1e6, "batch_cpu_pct": 100 * cpu / bare,
+            "hooks_us": hooks / batches * 1e6, "batch_hooks_us": batch_hooks / batches * 1e6,
+            "batch_hooks_pct": 100 * batch_hooks / bare, "fit_delta_us": (with_cb - bare) / batches * 1e6,
             "hooks_pct": 100 * hooks / bare, "fit_delta_pct": 100 * (with_cb - bare) / bare, "bare_ms": bare / batches * 1e3}
 
 

@@ -102,7 +102,7 @@ class SummaryWriter:
             raise TypeError(f"log_dir must be a str or path, got {type(log_dir).__name__}")
         self.auto_flush = auto_flush
         self._run = Run(log_dir, rank, {"storage_options": storage_options, "upload_secs": upload_secs})
-        self._run.writer  # created now, as flax creates the directory and event file in __init__
+        _ = self._run.writer  # created now, as flax creates the directory and event file in __init__
         self._closed = False
 
     def close(self) -> None:

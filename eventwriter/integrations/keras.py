@@ -351,7 +351,8 @@ class TensorBoard(keras.callbacks.Callback):
             for weight in layer.weights:
                 name = weight.path.replace(":", "_")
                 values = _to_numpy(weight)
-                run.summary(_summaries.summary(f"{name}/histogram", _summaries.HISTOGRAMS, _summaries.tensor(_summaries.histogram_buckets(values))), epoch)
+                buckets = _summaries.tensor(_summaries.histogram_buckets(values))
+                run.summary(_summaries.summary(f"{name}/histogram", _summaries.HISTOGRAMS, buckets), epoch)
                 if self.write_images:
                     image = _weight_image(values)
                     if image is not None:

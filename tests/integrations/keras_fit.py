@@ -106,7 +106,8 @@ def main():
     if args.record:
         weights = {w.path: keras.ops.convert_to_numpy(w) for layer in model.layers for w in layer.weights}
         np.savez(args.record, history=json.dumps(history.history), batches=json.dumps(batch_logs),
-                 evaluation=json.dumps(evaluation), batch_threads=json.dumps(sorted(recorder.threads)), iterations=int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
+                 evaluation=json.dumps(evaluation), batch_threads=json.dumps(sorted(recorder.threads)),
+                 iterations=int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
                  weight_names=json.dumps(sorted(weights)), **{f"w:{k}": v for k, v in weights.items()})
 
 

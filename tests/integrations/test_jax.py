@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import HERE, run_script, run_snippets
+from runner import HERE, run_script, run_snippets
 from readback import assert_same, contents
 
 TRAIN = HERE / "jax_train.py"

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 
 import numpy as np
 import pytest
-from conftest import HERE, run_script, run_snippets
+from runner import HERE, run_script, run_snippets
 from readback import assert_same, contents
 
 FIT = HERE / "keras_fit.py"

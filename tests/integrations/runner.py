@@ -1,4 +1,4 @@
-"""Fixtures of the framework-adapter tests: run a script where TensorFlow and tensorboard cannot be imported."""
+"""Helpers of the framework-adapter tests: run a script where TensorFlow and tensorboard cannot be imported."""
 
 from __future__ import annotations
 
@@ -48,9 +48,3 @@ def run_snippets(section, tmp_path, env=None):
         script.write_text(code)
         run_script(script, env=env, cwd=tmp_path)
     return blocks
-
-
-@pytest.fixture
-def run_blocked():
-    """``run_blocked(script, *args, env={...})``: the script runs with tensorflow/tensorboard/tensorboardX blocked."""
-    return run_script
