@@ -178,7 +178,9 @@ def test_docs_snippet(tmp_path):
     assert "sequential/dense/kernel/histogram" in data["train"] and len(data["validation"]["evaluation_loss_vs_iterations"].steps) == 4
 
 
-def test_bad_arguments_raise():
+def test_bad_arguments_raise(monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", "jax"))  # Keras's default backend is TensorFlow
+    pytest.importorskip("jax")
     keras = pytest.importorskip("keras")
     from eventwriter.integrations.keras import TensorBoard
 
