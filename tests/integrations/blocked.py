@@ -7,6 +7,7 @@ that path). The script runs as ``__main__``; at exit the runner checks that the 
 in place and that no submodule of the three got loaded, and exits 3 otherwise.
 """
 
+import faulthandler
 import os
 import runpy
 import sys
@@ -19,6 +20,9 @@ def _leaked():
 
 
 def main():
+    # A script still running after 280 s prints every thread's stack and exits, so a hang
+    # fails the test with its cause instead of a bare timeout (runner.py waits 300 s).
+    faulthandler.dump_traceback_later(280, exit=True)
     for name in BLOCKED:
         sys.modules[name] = None  # type: ignore[assignment]
     script = sys.argv[1]

@@ -41,10 +41,11 @@ def clu_metric_writers():
 
 def make_writer(kind, log_dir, rank=None):
     if kind == "clu":
-        from eventwriter.integrations.clu import MetricWriter
-
         interface, async_writer, multi_writer = clu_metric_writers()
+        from eventwriter.integrations.clu import MetricWriter  # after CLU's interface: registers with it
+
         ours = MetricWriter(log_dir, rank=rank)
+        assert isinstance(ours, interface.MetricWriter)
         # Every abstract method of CLU's interface exists on ours, with CLU's parameter names.
         import inspect
 
