@@ -15,16 +15,22 @@ _now = time.time
 
 
 def writing_rank(rank: Optional[int]) -> int:
-    """This process's rank: ``rank`` if given; ``jax.process_index()`` in a multi-process JAX job;
-    else what :func:`eventwriter.distributed.get_rank` finds (torchrun's ``RANK``, SLURM, MPI).
+    """This process's rank: ``rank`` if given; ``jax.process_index()`` once ``jax.distributed`` is
+    initialised; else what :func:`eventwriter.distributed.get_rank` finds (torchrun's ``RANK``,
+    SLURM, MPI).
 
-    JAX is consulted only when the program already imported it: importing it here would cost
-    seconds and initialise its backends for programs that do not use it.
+    JAX is consulted only when the program already imported it, and only through
+    ``jax.distributed.is_initialized()``: importing JAX here would cost seconds, and asking for
+    the process index first would initialise JAX's backends, after which the program's own
+    ``jax.distributed.initialize()`` fails.
     """
     if rank is not None:
         return distributed.get_rank(rank)
-    jax = sys.modules.get("jax")
-    if jax is not None and jax.process_count() > 1:
+    jax_distributed = sys.modules.get("jax.distributed")
+    is_initialized = getattr(jax_distributed, "is_initialized", None)
+    if is_initialized is not None and is_initialized():
+        import jax
+
         return int(jax.process_index())
     return distributed.get_rank()
 

@@ -52,8 +52,8 @@ class MetricWriter:
     Keyword-only arguments:
         storage_options: fsspec options for a URL ``logdir``.
         upload_secs: for a URL ``logdir``, the longest a record waits before it is uploaded.
-        rank: this process's rank; only rank 0 writes. Default: ``jax.process_index()`` when the
-            program runs JAX on several processes, else the launcher's environment (``RANK``, ...).
+        rank: this process's rank; only rank 0 writes. Default: ``jax.process_index()`` once
+            ``jax.distributed.initialize()`` ran, else the launcher's environment (``RANK``, ...).
             (CLU's own ``create_default_writer(just_logging=jax.process_index() > 0)`` idiom
             works too.)
     """

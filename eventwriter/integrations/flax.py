@@ -84,7 +84,7 @@ class SummaryWriter:
         storage_options: fsspec options for a URL ``log_dir``.
         upload_secs: for a URL ``log_dir``, the longest a record waits before it is uploaded.
         rank: this process's rank. Only rank 0 writes (flax's writer writes on every process):
-            default ``jax.process_index()`` when the program runs JAX on several processes, else
+            default ``jax.process_index()`` once ``jax.distributed.initialize()`` ran, else
             the launcher's environment (``RANK``, ``SLURM_PROCID``, ...).
     """
 

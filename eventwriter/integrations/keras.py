@@ -93,7 +93,7 @@ class TensorBoard(keras.callbacks.Callback):
         storage_options: fsspec options for a URL ``log_dir``.
         upload_secs: for a URL ``log_dir``, the longest a record waits before it is uploaded.
         rank: this process's rank in a multi-process job; only the writing rank (0) creates files.
-            Default: ``jax.process_index()`` on a multi-process JAX job, else the launcher's
+            Default: ``jax.process_index()`` once ``jax.distributed.initialize()`` ran, else the launcher's
             environment (``RANK``, ``SLURM_PROCID``, ...) as :func:`eventwriter.distributed.get_rank`.
 
     Raises:

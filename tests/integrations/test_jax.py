@@ -100,6 +100,29 @@ def test_only_rank_zero_writes(tmp_path, writer):
     assert contents(tmp_path / "logs")["."]["loss"].steps == list(range(1, STEPS + 1))
 
 
+def test_rank_from_jax_distributed(tmp_path):
+    """Once jax.distributed is initialised, the writers take the rank from jax.process_index()
+    (here 0 of a one-process job) over the launcher's environment (RANK=1 here)."""
+    pytest.importorskip("jax")
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = tmp_path / "dist.py"
+    script.write_text(
+        "import sys, jax\n"
+        f"jax.distributed.initialize(coordinator_address='127.0.0.1:{port}', num_processes=1, process_id=0)\n"
+        "from eventwriter.integrations.clu import MetricWriter\nfrom eventwriter.integrations.flax import SummaryWriter\n"
+        "clu, flax = MetricWriter(sys.argv[1] + '/clu'), SummaryWriter(sys.argv[1] + '/flax')\n"
+        "clu.write_scalars(1, {'loss': jax.numpy.float32(0.5)}); flax.scalar('loss', 0.5, 1)\n"
+        "clu.close(); flax.close()\n"
+    )
+    run_script(script, tmp_path / "logs", env={"RANK": "1", "WORLD_SIZE": "2"})
+    for name in ("clu", "flax"):
+        assert contents(tmp_path / "logs" / name)["."]["loss"].points == [(1, 0.5)]
+
+
 @pytest.mark.store
 def test_remote_log_dir(tmp_path, s3_run, moto_s3):
     """An s3:// logdir (flax writer): the event file lands in the bucket, readable by TensorBoard's loaders."""
