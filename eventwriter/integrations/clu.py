@@ -54,8 +54,6 @@ class MetricWriter:
         upload_secs: for a URL ``logdir``, the longest a record waits before it is uploaded.
         rank: this process's rank; only rank 0 writes. Default: ``jax.process_index()`` once
             ``jax.distributed.initialize()`` ran, else the launcher's environment (``RANK``, ...).
-            (CLU's own ``create_default_writer(just_logging=jax.process_index() > 0)`` idiom
-            works too.)
     """
 
     def __init__(
