@@ -198,7 +198,7 @@ def test_bad_arguments_raise(monkeypatch):
         callback.set_model(model)
 
 
-def test_import_loads_no_tensorflow():
+def test_import_loads_no_tensorflow(tmp_path):
     """Importing the adapter (and keras with it) imports neither TensorFlow nor tensorboard; eventwriter alone imports no adapter."""
     code = (
         "import sys, eventwriter\n"
@@ -209,12 +209,9 @@ def test_import_loads_no_tensorflow():
         "leaked = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tensorboard', 'tensorboardX')]\n"
         "assert not leaked, leaked\n"
     )
-    script = HERE / "_import_check.py"
-    try:
-        script.write_text(code)
-        run_script(script, blocked=False, env={"KERAS_BACKEND": "jax"})
-    finally:
-        script.unlink()
+    script = tmp_path / "import_check.py"
+    script.write_text(code)
+    run_script(script, blocked=False, env={"KERAS_BACKEND": "jax"})
 
 
 @pytest.mark.slow
