@@ -1,5 +1,12 @@
-"""Adapters for training frameworks, one module per framework, each imported only when used.
+"""Adapters that give frameworks' TensorBoard loggers eventwriter's files, without TensorFlow.
 
-``import eventwriter`` imports none of them, and none imports TensorFlow, ``tensorboard`` or
-tensorboardX. Each needs its framework (``pip install "eventwriter[<framework>]"``).
+Each adapter is its own module, imported only when used (``import eventwriter`` imports none of
+them, this package imports nothing, and no adapter imports TensorFlow, ``tensorboard`` or
+tensorboardX):
+
+* :mod:`eventwriter.integrations.keras`: ``TensorBoard``, Keras 3's callback (extra ``keras``).
+* :mod:`eventwriter.integrations.clu`: ``MetricWriter``, CLU's ``metric_writers`` interface (extra ``jax``).
+* :mod:`eventwriter.integrations.flax`: ``SummaryWriter``, ``flax.metrics.tensorboard``'s (extra ``jax``).
+* :mod:`eventwriter.integrations.lightning`: ``TensorBoardLogger``, Lightning's (extra ``lightning``).
+* :mod:`eventwriter.integrations.transformers`: ``TensorBoardCallback``, Hugging Face's (extra ``transformers``).
 """
