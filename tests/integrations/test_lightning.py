@@ -21,7 +21,7 @@ from fw_support import (ROOT, blocked_check, blocked_preamble, event_files, plug
                         run_job, scalars_by_run)
 
 JOB = "fw_lightning_job.py"
-DOC = ROOT / "docs" / "integrations-torch.md"
+DOC = ROOT / "docs" / "integrations.md"
 
 
 def _needs_lightning():

@@ -23,7 +23,7 @@ from fw_support import (ROOT, blocked_check, blocked_preamble, event_files, plug
                         run_job, scalars_by_run)
 
 JOB = "fw_transformers_job.py"
-DOC = ROOT / "docs" / "integrations-torch.md"
+DOC = ROOT / "docs" / "integrations.md"
 TIMING = re.compile(r"runtime|per_second")  # values that measure this machine, not the training
 HPARAMS_TAGS = {"_hparams_/experiment", "_hparams_/session_start_info", "_hparams_/session_end_info"}
 
