@@ -125,20 +125,6 @@ def hparams_view(acc) -> dict:
     }
 
 
-def python_blocks(markdown: str) -> List[str]:
-    """The fenced ```python blocks of a Markdown text, in order."""
-    blocks, current = [], None
-    for line in markdown.splitlines():
-        if current is None and line.strip().startswith("```python"):
-            current = []
-        elif current is not None and line.strip().startswith("```"):
-            blocks.append("\n".join(current) + "\n")
-            current = None
-        elif current is not None:
-            current.append(line)
-    return blocks
-
-
 def blocked_preamble() -> str:
     """Python source that makes TensorFlow, tensorboard and tensorboardX unimportable in this process."""
     return "import sys\n" + "".join(f"sys.modules[{name!r}] = None\n" for name in BLOCKED)

@@ -10,18 +10,17 @@ value (float32).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import warnings
 from pathlib import Path
 
 import pytest
-from fw_support import (ROOT, blocked_check, blocked_preamble, event_files, plugin_view, python_blocks, read_reports,
+from runner import run_snippets
+from fw_support import (ROOT, blocked_check, blocked_preamble, event_files, plugin_view, read_reports,
                         run_job, scalars_by_run)
 
 JOB = "fw_lightning_job.py"
-DOC = ROOT / "docs" / "integrations.md"
 
 
 def _needs_lightning():
@@ -264,25 +263,11 @@ def test_s3_save_dir_matches_local_lightning(tmp_path, moto_s3):
 
 # --- documentation ------------------------------------------------------------------------------
 
-def _doc_section(title: str) -> str:
-    text = DOC.read_text()
-    start = text.index(f"## {title}")
-    end = text.find("\n## ", start + 1)
-    return text[start:end if end != -1 else None]
-
-
 @pytest.mark.slow
 def test_doc_snippets_run_without_tensorboard(tmp_path):
     """Every python block of the doc's Lightning section runs in a process without tensorboard."""
     _needs_lightning()
-    blocks = python_blocks(_doc_section("PyTorch Lightning"))
-    assert blocks
-    for index, block in enumerate(blocks):
-        script = tmp_path / f"snippet{index}.py"
-        script.write_text(blocked_preamble() + block + blocked_check())
-        env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-        out = subprocess.run([sys.executable, str(script)], cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=300)
-        assert out.returncode == 0, f"block {index}:\n{block}\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}"
+    run_snippets("PyTorch Lightning", tmp_path, env={"OMP_NUM_THREADS": "1"})
     runs = [p for p in tmp_path.rglob("*tfevents*")]
     assert runs, "the snippets log something"
     with warnings.catch_warnings():

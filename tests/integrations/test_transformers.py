@@ -19,11 +19,11 @@ import warnings
 from pathlib import Path
 
 import pytest
-from fw_support import (ROOT, blocked_check, blocked_preamble, event_files, plugin_view, python_blocks, read_reports,
+from runner import run_snippets
+from fw_support import (ROOT, blocked_check, blocked_preamble, event_files, plugin_view, read_reports,
                         run_job, scalars_by_run)
 
 JOB = "fw_transformers_job.py"
-DOC = ROOT / "docs" / "integrations.md"
 TIMING = re.compile(r"runtime|per_second")  # values that measure this machine, not the training
 HPARAMS_TAGS = {"_hparams_/experiment", "_hparams_/session_start_info", "_hparams_/session_end_info"}
 
@@ -239,25 +239,11 @@ def test_s3_log_dir_matches_local_transformers(tmp_path, moto_s3):
 
 # --- documentation ------------------------------------------------------------------------------
 
-def _doc_section(title: str) -> str:
-    text = DOC.read_text()
-    start = text.index(f"## {title}")
-    end = text.find("\n## ", start + 1)
-    return text[start:end if end != -1 else None]
-
-
 @pytest.mark.slow
 def test_doc_snippets_run_without_tensorboard(tmp_path):
     """Every python block of the doc's Hugging Face section runs in a process without tensorboard."""
     _needs_transformers()
-    blocks = python_blocks(_doc_section("Hugging Face Trainer"))
-    assert blocks
-    for index, block in enumerate(blocks):
-        script = tmp_path / f"snippet{index}.py"
-        script.write_text(blocked_preamble() + block + blocked_check())
-        env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-        out = subprocess.run([sys.executable, str(script)], cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=300)
-        assert out.returncode == 0, f"block {index}:\n{block}\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}"
+    run_snippets("Hugging Face Trainer", tmp_path, env={"OMP_NUM_THREADS": "1"})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scalars = scalars_by_run(tmp_path)
