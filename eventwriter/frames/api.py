@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Optional
 
-from .reading import DamagedFileWarning, Names, PathLike, check_common, read_columns
+from .options import ReadOptions
+from .reading import DamagedFileWarning, Names, PathLike, check_format, read_columns
 from .table import render
 
 __all__ = ["read", "scalars", "histograms", "tensors", "text", "pr_curves", "images", "audio", "hparams", "DamagedFileWarning"]
@@ -46,13 +47,13 @@ def read(
         ValueError: an unknown ``kind``, ``format`` or ``on_damage``.
         FileNotFoundError: ``logdir`` does not exist.
     """
-    check_common(kind, format, on_damage)
+    options = ReadOptions.of(kind, runs=runs, tags=tags, payload=payload, on_damage=on_damage, storage_options=storage_options, workers=workers)
+    check_format(format)
     if format == "dask":
         from .dask_frame import dask_frame
 
-        return dask_frame(logdir, kind, runs=runs, tags=tags, payload=payload, on_damage=on_damage, storage_options=storage_options)
-    cols = read_columns(logdir, kind, runs, tags, payload, workers, on_damage, storage_options, progress)
-    return render(cols, format)
+        return dask_frame(logdir, options)
+    return render(read_columns(logdir, options, progress), format)
 
 
 def scalars(logdir: PathLike, *, runs: Names = None, tags: Names = None, format: str = "pandas", **options: Any) -> Any:

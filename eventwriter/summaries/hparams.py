@@ -35,16 +35,15 @@ import numpy as np
 from google.protobuf import struct_pb2
 
 from .. import protos
+from ..metadata import HPARAMS_EXPERIMENT_TAG as EXPERIMENT_TAG
+from ..metadata import HPARAMS_SESSION_END_INFO_TAG as SESSION_END_INFO_TAG
+from ..metadata import HPARAMS_SESSION_START_INFO_TAG as SESSION_START_INFO_TAG
 from ..metadata import PLUGIN_HPARAMS, summary_metadata
 from .scalar import scalar_value
 from ..stamps import check_tag
 from ..arrays import real_array
 
 __all__ = ["hparams_summaries", "RunHparams", "EXPERIMENT_TAG", "SESSION_START_INFO_TAG", "SESSION_END_INFO_TAG"]
-
-EXPERIMENT_TAG = "_hparams_/experiment"
-SESSION_START_INFO_TAG = "_hparams_/session_start_info"
-SESSION_END_INFO_TAG = "_hparams_/session_end_info"
 
 _KIND_NAMES: Dict[int, str] = {
     protos.HPARAM_TYPE_BOOL: "bool",
