@@ -60,6 +60,20 @@ SESSION_START = 1  # SessionLog.SessionStatus.START
 FILE_VERSION_PREFIX = "brain.Event:"  # Event.file_version is this plus the version number
 FILE_VERSION = FILE_VERSION_PREFIX + "2"  # what every current writer writes (docs/FORMAT.md §1.3)
 
+
+
+def parse_file_version(text: str) -> float:
+    """The number after ``brain.Event:`` as TensorBoard's Python loader parses it (-1 if it is not a number).
+
+    A version >= 2 selects the ``SessionLog.START`` purge rule, anything else (or no
+    ``file_version`` at all) the out-of-order step rule (docs/FORMAT.md §1.3, §5.6).
+    """
+    try:
+        return float(text.split(FILE_VERSION_PREFIX)[-1])
+    except ValueError:
+        return -1.0
+
+
 _KEY_STEP = bytes((KEY_STEP,))
 _KEY_FILE_VERSION = bytes((KEY_FILE_VERSION,))
 _KEY_GRAPH_DEF = bytes((KEY_GRAPH_DEF,))

@@ -15,7 +15,7 @@ import functools
 import os
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import wire
 from .event_file import EventFileWriter, WriterClosedError
@@ -122,6 +122,7 @@ class SummaryWriter:
         # tag -> the encoded Event bytes that follow the wall_time/step fields, minus the value.
         self._scalar_prefixes: Dict[str, bytes] = {}
         self._last_scalar_step: Dict[str, Optional[int]] = {}  # at most MAX_TRACKED_TAGS tags
+        self._last_scalar_value: Dict[str, float] = {}  # the value logged at that step (same tags)
         self._untracked_steps = False  # a tag beyond MAX_TRACKED_TAGS was logged
         self._untracked_max_step: Optional[int] = None  # the largest step among those tags
         self._run_hparams: Optional[Any] = None  # hparams.RunHparams, created by the first add_hparams
@@ -242,7 +243,7 @@ class SummaryWriter:
             summary = scalar_summary(tag, scalar_value, new_style=True, double_precision=double_precision)
             step = self._step(global_step)
             self._write_summary_bytes(summary.SerializeToString(), step, event_wall_time(walltime))
-            self._note_step(tag, step)
+            self._note_step(tag, step, _to_float(scalar_value))
             return
         value = scalar_value if type(scalar_value) is float else _to_float(scalar_value)
         prefix = self._scalar_prefixes.get(tag) or self._scalar_prefix(tag)
@@ -252,14 +253,16 @@ class SummaryWriter:
         steps = self._last_scalar_step
         if len(steps) < MAX_TRACKED_TAGS or tag in steps:  # _note_step's common case, inlined: the hot path
             steps[tag] = step
+            self._last_scalar_value[tag] = value
         else:
-            self._note_step(tag, step)
+            self._note_step(tag, step, value)
 
-    def _note_step(self, tag: str, step: Optional[int]) -> None:
-        """Remember ``tag``'s latest step for add_hparams, in bounded memory (MAX_TRACKED_TAGS)."""
+    def _note_step(self, tag: str, step: Optional[int], value: float) -> None:
+        """Remember ``tag``'s latest step and value for add_hparams, in bounded memory (MAX_TRACKED_TAGS)."""
         steps = self._last_scalar_step
         if len(steps) < MAX_TRACKED_TAGS or tag in steps:
             steps[tag] = step
+            self._last_scalar_value[tag] = value
             return
         self._untracked_steps = True
         if step is not None and (self._untracked_max_step is None or step > self._untracked_max_step):
@@ -270,6 +273,12 @@ class SummaryWriter:
         if tag in self._last_scalar_step or not self._untracked_steps:
             return self._last_scalar_step.get(tag)
         return self._untracked_max_step
+
+    def _latest_point(self, tag: str) -> Optional[Tuple[Optional[int], float]]:
+        """``(step, value)`` of ``tag``'s latest scalar, or None if it was never logged (or not tracked)."""
+        if tag not in self._last_scalar_step:
+            return None
+        return self._last_scalar_step[tag], self._last_scalar_value[tag]
 
     def _scalar_prefix(self, tag: str) -> bytes:
         prefix = wire.simple_value_prefix(_check_tag(tag))
@@ -617,7 +626,9 @@ class SummaryWriter:
         step = self._step(global_step)
         wall_time = time.time()
         if run_name is None:
-            summaries, metrics = self._run_hparams.own_run(hparam_dict, metric_dict, hparam_domain_discrete, step, self._latest_step)
+            summaries, metrics = self._run_hparams.own_run(
+                hparam_dict, metric_dict, hparam_domain_discrete, step, self._latest_step, self._latest_point
+            )
             for summary in summaries:
                 self._write_summary_bytes(summary.SerializeToString(), step, wall_time)
             for tag, value, metric_step in metrics:

@@ -6,6 +6,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from .options import ReadOptions
 from .reading import DamagedFileWarning, Names, PathLike, check_format, read_columns
+from .table import pivot as wide_table
 from .table import render
 
 __all__ = ["read", "scalars", "histograms", "tensors", "text", "pr_curves", "images", "audio", "hparams", "DamagedFileWarning"]
@@ -23,11 +24,12 @@ def read(
     on_damage: str = "warn",
     storage_options: Optional[Mapping[str, Any]] = None,
     progress: Optional[Callable[[int], None]] = None,
+    pivot: bool = False,
 ) -> Any:
     """Read every value of ``kind`` under ``logdir`` as a table.
 
     Args:
-        logdir: a logdir (every run below it) or a run directory.
+        logdir: a logdir (every run below it), a run directory, or one event file (run ``.``).
         kind: ``"scalars"``, ``"histograms"``, ``"tensors"``, ``"text"``, ``"pr_curves"``,
             ``"images"`` or ``"audio"`` (``hparams`` has its own function).
         runs: only these runs (names as in the ``run`` column); None for all.
@@ -42,26 +44,37 @@ def read(
             A truncated last record (a live file) is always skipped quietly.
         storage_options: options for a URL logdir's storage backend.
         progress: called with the byte count of each file as it is done.
+        pivot: scalars only: a wide table, one row per ``(run, step)`` and one column per tag;
+            of several values of a tag at one step, the one read last (see
+            :func:`eventwriter.frames.table.pivot`).
 
     Raises:
-        ValueError: an unknown ``kind``, ``format`` or ``on_damage``.
+        ValueError: an unknown ``kind``, ``format`` or ``on_damage``; ``pivot`` with another kind
+            than scalars or with ``format="dask"``.
         FileNotFoundError: ``logdir`` does not exist.
     """
     options = ReadOptions.of(kind, runs=runs, tags=tags, payload=payload, on_damage=on_damage, storage_options=storage_options, workers=workers)
     check_format(format)
+    if pivot and (kind != "scalars" or format == "dask"):
+        raise ValueError(f"pivot=True needs kind='scalars' and format 'pandas', 'arrow' or 'polars', got kind={kind!r}, format={format!r}")
     if format == "dask":
         from .dask_frame import dask_frame
 
         return dask_frame(logdir, options)
-    return render(read_columns(logdir, options, progress), format)
+    cols = read_columns(logdir, options, progress)
+    return wide_table(cols, format) if pivot else render(cols, format)
 
 
-def scalars(logdir: PathLike, *, runs: Names = None, tags: Names = None, format: str = "pandas", **options: Any) -> Any:
+def scalars(
+    logdir: PathLike, *, runs: Names = None, tags: Names = None, format: str = "pandas", pivot: bool = False, **options: Any
+) -> Any:
     """Scalars (old-style ``simple_value`` and new-style tensors, float or double).
 
-    Columns: ``run, tag, step, wall_time, value`` (float64). Options as for :func:`read`.
+    Columns: ``run, tag, step, wall_time, value`` (float64). With ``pivot=True``, a wide table:
+    ``run, step`` and one float64 column per tag, one row per ``(run, step)``; a tag with
+    several values at one step shows the one read last. Options as for :func:`read`.
     """
-    return read(logdir, "scalars", runs=runs, tags=tags, format=format, **options)
+    return read(logdir, "scalars", runs=runs, tags=tags, format=format, pivot=pivot, **options)
 
 
 def histograms(logdir: PathLike, *, runs: Names = None, tags: Names = None, format: str = "pandas", **options: Any) -> Any:

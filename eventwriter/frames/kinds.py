@@ -168,7 +168,7 @@ def tensor_row(field: Optional[str], data: Any, payload: bool = False) -> Option
         array = tensor_to_numpy(data)
     except ValueError:
         return None
-    return (str(array.dtype), list(array.shape), array)
+    return ("string" if array.dtype == object else str(array.dtype), list(array.shape), array)
 
 
 class Kind:
@@ -182,9 +182,13 @@ class Kind:
         self.many = many  # the builder returns a list of rows
 
     def wants(self, plugin: Optional[str]) -> bool:
-        """Whether a tag of ``plugin`` belongs to this kind."""
+        """Whether a tag of ``plugin`` (None: a tag that never had metadata) belongs to this kind.
+
+        ``tensors`` takes every plugin no other kind claims, and tags without any metadata
+        (``tf.summary.write`` without a plugin): TensorBoard's accumulator stores those too.
+        """
         if self.plugins is None:
-            return plugin is not None and plugin not in CLAIMED
+            return plugin not in CLAIMED
         return plugin in self.plugins
 
 

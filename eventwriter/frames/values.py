@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import Any, NamedTuple, Optional, Tuple
 
 from ..metadata import IMPLIED_PLUGIN
-from ..wire import FILE_VERSION_PREFIX
+from ..wire import parse_file_version
+
+__all__ = ["ValueView", "value_view", "parse_file_version"]
 
 
 class ValueView(NamedTuple):
@@ -37,11 +39,3 @@ def value_view(value: Any) -> ValueView:
     elif value.HasField("metadata"):
         meta = (value.metadata.plugin_data.plugin_name, value.metadata.plugin_data.content)
     return ValueView(tag, meta, field, getattr(value, field) if field else None)
-
-
-def parse_file_version(text: str) -> float:
-    """The number after ``brain.Event:`` as the Python loader parses it (-1 if it is not a number)."""
-    try:
-        return float(text.split(FILE_VERSION_PREFIX)[-1])
-    except ValueError:
-        return -1.0
