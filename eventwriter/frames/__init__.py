@@ -28,6 +28,7 @@ from .api import (
     text,
 )
 from .follower import Follower
+from .pool import WorkerCrashError
 
 __all__ = [
     "scalars",
@@ -41,4 +42,5 @@ __all__ = [
     "read",
     "Follower",
     "DamagedFileWarning",
+    "WorkerCrashError",
 ]
