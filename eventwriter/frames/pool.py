@@ -37,7 +37,7 @@ from .options import ReadOptions
 # Below these sizes, starting or feeding workers costs more than it saves (benchmarks/README.md,
 # "Reading": measured on a 2-core machine). A pool that is already running pays no start-up.
 MIN_PARALLEL_BYTES_COLD = 256 << 20
-MIN_PARALLEL_BYTES_WARM = 16 << 20
+MIN_PARALLEL_BYTES_WARM = 64 << 20
 _pool: Optional[ProcessPoolExecutor] = None
 _pool_size = 0
 
