@@ -41,22 +41,19 @@ def _scalar_of(value: "protos.Summary.Value", plugin: str, rec: "EventRecord") -
     if kind == "tensor" and plugin in (PLUGIN_SCALARS, ""):  # "": the tag's metadata may come later
         from ..tensor_codec import tensor_to_numpy
 
-        # Check the declared shape before decoding anything: memory must follow the file's bytes,
-        # never a shape the record merely claims.
+        # tensor_to_numpy never allocates a declared shape (one value broadcast to billions of
+        # elements is a view), so memory follows the file's bytes, not the record's claim.
         dims = [d.size for d in value.tensor.tensor_shape.dim]
-        if any(size != 1 for size in dims):
-            reason = f"shape {dims}, not a single value"
-        else:
-            try:
-                array = tensor_to_numpy(value.tensor)
-                if array.dtype.kind not in "biuf":
-                    reason = f"dtype {array.dtype} is not a real number"
-                elif array.size != 1:
-                    reason = f"{array.size} values for shape {dims}"
-                else:
-                    return float(array.reshape(()))
-            except (ValueError, TypeError, OverflowError) as exc:
-                reason = str(exc)
+        try:
+            array = tensor_to_numpy(value.tensor)
+            if array.dtype.kind not in "biuf":
+                reason = f"dtype {array.dtype} is not a real number"
+            elif array.size != 1:
+                reason = f"shape {dims}, not a single value"
+            else:
+                return float(array.reshape(()))
+        except (ValueError, TypeError, OverflowError) as exc:
+            reason = str(exc)
         if not plugin:
             return None  # not (yet) a scalar tag: nothing to say about it
         warnings.warn(MalformedValueWarning(rec.path, rec.offset, value.tag, reason), stacklevel=3)
