@@ -119,11 +119,20 @@ def audio(logdir: PathLike, *, runs: Names = None, tags: Names = None, format: s
 
 
 def hparams(logdir: PathLike, *, runs: Names = None, format: str = "pandas", **options: Any) -> Any:
-    """One row per hparams session: ``run``, its hyperparameters and its final metric values.
+    """One row per hparams session: fixed columns, ``hparam/<name>`` and ``metric/<name>`` columns.
 
-    A session is a run with ``_hparams_/session_start_info``. Metrics are those of the logdir's
-    ``_hparams_/experiment`` (else every scalar tag of the session's run); a metric's value is the
-    last scalar of its tag in the session run (or its ``group`` subdirectory), after purges.
+    A session is a run with ``_hparams_/session_start_info``. Fixed columns: ``run``,
+    ``group_name``, ``start_time``, ``end_time``, ``status``. A metric is a ``(group, tag)`` pair
+    named as TensorBoard's HParams dashboard names it (``tag`` or ``group.tag``); its value is the
+    last scalar of ``tag`` in the run ``<session>/<group>``, after purges. Each session has its own
+    metrics (its experiment, an enclosing run's, the logdir's first, else those TensorBoard
+    derives from the runs below it); see :mod:`eventwriter.frames.hparams_table`. Whole-number
+    hyperparameters are integers, booleans booleans.
+
+    Options: ``workers``, ``on_damage``, ``storage_options``, ``progress`` as for :func:`read`.
+
+    Raises:
+        ValueError: ``format`` is not ``"pandas"``, ``"arrow"`` or ``"polars"``.
     """
     from .hparams_table import hparams_table
 

@@ -156,7 +156,8 @@ def test_broadcasts_within_the_records_bytes_are_read_as_tensorboard_reads_them(
     # expanded, as TensorBoard's make_ndarray broadcasts it.
     run = tmp_path / "r"
     run.mkdir()
-    tensor = protos.TensorProto(dtype=protos.DT_FLOAT, tensor_shape=protos.TensorShapeProto(dim=[protos.TensorShapeProto.Dim(size=4), protos.TensorShapeProto.Dim(size=3)]), float_val=[1.5])
+    shape = protos.TensorShapeProto(dim=[protos.TensorShapeProto.Dim(size=4), protos.TensorShapeProto.Dim(size=3)])
+    tensor = protos.TensorProto(dtype=protos.DT_FLOAT, tensor_shape=shape, float_val=[1.5])
     event = protos.Event(wall_time=1.0, step=1)
     event.summary.value.add(tag="h", tensor=tensor, metadata=summary_metadata("histograms"))
     (run / "events.out.tfevents.1.host").write_bytes(encode_record(file_version_event(1.0, "t")) + encode_record(event.SerializeToString()))

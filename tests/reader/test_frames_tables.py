@@ -127,7 +127,7 @@ def test_string_and_numeric_tensors_share_an_arrow_table(tmp_path):
     assert rows["ints"]["value"] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0] and rows["ints"]["strings"] is None
     assert rows["ints"]["shape"] == [2, 3]
     assert rows["cplx"]["value"] == [1.0, 2.0]  # complex: real and imaginary parts in turn
-    pl = pytest.importorskip("polars")
+    pytest.importorskip("polars")
     polars = frames.tensors(tmp_path, format="polars")
     assert polars.height == 5 and str(polars.schema["strings"]) == "List(Binary)"
     empty = frames.tensors(tmp_path / "r", tags=["nothing"], format="arrow")

@@ -79,7 +79,10 @@ def test_a_guarded_script_uses_the_pool(tmp_path):
 
 def test_code_run_with_python_c_uses_the_pool(tmp_path):
     logdir = _logdir(tmp_path)
-    code = f"from eventwriter import frames; from eventwriter.frames import pool; pool.MIN_PARALLEL_BYTES_COLD = 0; t = frames.scalars({str(logdir)!r}); print(len(t), pool._pool is not None)"
+    code = (
+        "from eventwriter import frames; from eventwriter.frames import pool; pool.MIN_PARALLEL_BYTES_COLD = 0; "
+        f"t = frames.scalars({str(logdir)!r}); print(len(t), pool._pool is not None)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=ROOT))
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["6000", "True"]
