@@ -34,10 +34,9 @@ from .file_reader import read_file
 from .filepass import FileChunk
 from .options import ReadOptions
 
-# Below these sizes, starting or feeding workers costs more than it saves (benchmarks/README.md,
-# "Reading": measured on a 2-core machine). A pool that is already running pays no start-up.
-MIN_PARALLEL_BYTES_COLD = 256 << 20
-MIN_PARALLEL_BYTES_WARM = 64 << 20
+# Below this size, starting or feeding workers costs more than it saves (benchmarks/README.md,
+# "Reading": on a 2-core machine, reading in-process was faster up to 156 MB, cold and warm).
+MIN_PARALLEL_BYTES = 256 << 20
 _pool: Optional[ProcessPoolExecutor] = None
 _pool_size = 0
 
@@ -175,10 +174,8 @@ def use_workers(sizes: Sequence[int], workers: Optional[int]) -> int:
     size = min(size, len(sizes))
     if size <= 1:
         return 0
-    if workers is None:
-        threshold = MIN_PARALLEL_BYTES_WARM if _pool is not None and _pool_size == size else MIN_PARALLEL_BYTES_COLD
-        if sum(sizes) < threshold:
-            return 0
+    if workers is None and sum(sizes) < MIN_PARALLEL_BYTES:
+        return 0
     return size if pool_is_safe() else 0
 
 

@@ -41,7 +41,7 @@ PRELUDE = """
     import sys
     from eventwriter import frames
     from eventwriter.frames import pool
-    pool.MIN_PARALLEL_BYTES_COLD = pool.MIN_PARALLEL_BYTES_WARM = 0  # as if the logdir were large
+    pool.MIN_PARALLEL_BYTES = 0  # as if the logdir were large
     pool._MIN_PARALLEL_BYTES = 0  # (its name before issue 16)
     with open("ran.txt", "a") as f:
         f.write("top level ran\\n")  # what a script does before reading (training, say)
@@ -80,7 +80,7 @@ def test_a_guarded_script_uses_the_pool(tmp_path):
 def test_code_run_with_python_c_uses_the_pool(tmp_path):
     logdir = _logdir(tmp_path)
     code = (
-        "from eventwriter import frames; from eventwriter.frames import pool; pool.MIN_PARALLEL_BYTES_COLD = 0; "
+        "from eventwriter import frames; from eventwriter.frames import pool; pool.MIN_PARALLEL_BYTES = 0; "
         f"t = frames.scalars({str(logdir)!r}); print(len(t), pool._pool is not None)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=ROOT))
