@@ -308,7 +308,7 @@ def main() -> None:
 
         results = {}
         cold = child_run(logdir, None)
-        results["frames.scalars, cold (fresh process, workers started)"] = (cold["cold"], cold["rows"])
+        results["frames.scalars, cold (fresh process, default workers)"] = (cold["cold"], cold["rows"])
         frames.scalars(logdir, workers=2)  # start the pool
         warm = min(timed(lambda: len(frames.scalars(logdir, workers=2)))[0] for _ in range(args.repeat))
         results["frames.scalars, warm, workers=2 (best of %d)" % args.repeat] = (warm, expected)
