@@ -41,9 +41,9 @@ def _progress_bar(total: int) -> Any:
 
 
 def _logdir_bytes(logdir: str) -> int:
-    from ..logdir import run_files
+    from ..logdir import event_files
 
-    return sum(os.path.getsize(f) for files in run_files(logdir).values() for f in files)
+    return sum(os.path.getsize(f) for f in event_files(logdir))  # a logdir, a run or one event file
 
 
 def _table(args: argparse.Namespace, progress: Optional[Callable[[int], None]]) -> Any:

@@ -42,6 +42,25 @@ def test_one_event_file_is_read_as_run_dot(tmp_path):
         frames.scalars(tmp_path / "missing")
 
 
+def test_export_of_one_event_file(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    with SummaryWriter(str(tmp_path / "r")) as w:
+        for step in range(5):
+            w.add_scalar("loss", step / 2, step)
+    (path,) = run_files(tmp_path)["r"]
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = tmp_path / "out.parquet"
+    done = subprocess.run(
+        [sys.executable, "-m", "eventwriter", "export", path, "-o", str(out), "--progress"],
+        capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONPATH=root),
+    )
+    assert done.returncode == 0, done.stderr
+    assert pd.read_parquet(out).value.tolist() == [0.0, 0.5, 1.0, 1.5, 2.0]
+
+
 # ---- pivot ---------------------------------------------------------------------------------------
 
 
