@@ -37,7 +37,10 @@ def read(
         format: ``"pandas"``, ``"arrow"`` (``pyarrow.Table``), ``"polars"`` or ``"dask"`` (one
             partition per event file).
         payload: images/audio: fill the ``data`` column with the encoded bytes.
-        workers: worker processes (None: one per CPU when the logdir is large; 0 or 1: none).
+        workers: worker processes (None: one per CPU for logdirs of 256 MB or more, else none;
+            0 or 1: none). Workers are never started where they would run the calling script's
+            top level again (a call outside ``if __name__ == "__main__":``): the files are then
+            read in this process.
         on_damage: a damaged record ends its file; ``"warn"`` (default) keeps the rows before it
             and warns (:class:`DamagedFileWarning`), ``"raise"`` raises the
             :class:`~eventwriter.record.CorruptRecordError`, ``"ignore"`` keeps them silently.
@@ -50,8 +53,11 @@ def read(
 
     Raises:
         ValueError: an unknown ``kind``, ``format`` or ``on_damage``; ``pivot`` with another kind
-            than scalars or with ``format="dask"``.
+            than scalars or with ``format="dask"``; a negative ``workers``.
+        TypeError: ``runs``/``tags`` are not strings; ``workers`` is not an int.
         FileNotFoundError: ``logdir`` does not exist.
+        WorkerCrashError: a file killed a worker process twice.
+        CorruptRecordError, MalformedValueWarning: with ``on_damage="raise"``.
     """
     options = ReadOptions.of(kind, runs=runs, tags=tags, payload=payload, on_damage=on_damage, storage_options=storage_options, workers=workers)
     check_format(format)
