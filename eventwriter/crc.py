@@ -12,8 +12,12 @@ from __future__ import annotations
 import warnings
 from typing import Callable
 
-_POLY = 0x82F63B78
-_MASK_DELTA = 0xA282EAD8
+POLY = 0x82F63B78
+"""CRC-32C's reflected polynomial (Castagnoli)."""
+MASK_DELTA = 0xA282EAD8
+"""The constant TFRecord's mask adds after rotating the CRC."""
+MASK_ROTATE = 15
+"""How many bits TFRecord's mask rotates the CRC right by."""
 _U32 = 0xFFFFFFFF
 
 
@@ -22,7 +26,7 @@ def _make_table() -> tuple[int, ...]:
     for byte in range(256):
         crc = byte
         for _ in range(8):
-            crc = (crc >> 1) ^ _POLY if crc & 1 else crc >> 1
+            crc = (crc >> 1) ^ POLY if crc & 1 else crc >> 1
         table.append(crc)
     return tuple(table)
 
@@ -60,8 +64,8 @@ except Exception as exc:  # pragma: no cover - exercised by tests through a subp
 
 
 def mask(crc: int) -> int:
-    """Apply TFRecord's CRC mask: rotate right by 15 bits, then add 0xA282EAD8 (mod 2^32)."""
-    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & _U32
+    """Apply TFRecord's CRC mask: rotate right by :data:`MASK_ROTATE` bits, then add :data:`MASK_DELTA` (mod 2^32)."""
+    return (((crc >> MASK_ROTATE) | (crc << (32 - MASK_ROTATE))) + MASK_DELTA) & _U32
 
 
 def masked_crc32c(data: bytes) -> int:

@@ -22,6 +22,34 @@ PLUGIN_TENSOR = "tensor"
 PLUGIN_HISTOGRAMS = "histograms"
 PLUGIN_IMAGES = "images"
 PLUGIN_GRAPHS = "graphs"
+PLUGIN_GRAPH_TAGGED_RUN_METADATA = "graph_tagged_run_metadata"
+PLUGIN_GRAPH_RUN_METADATA = "graph_run_metadata"
+PLUGIN_GRAPH_RUN_METADATA_GRAPH = "graph_run_metadata_graph"
+PLUGIN_GRAPH_KERAS_MODEL = "graph_keras_model"
+
+RUN_GRAPH_TAG = "__run_graph__"
+"""The tag TensorBoard's loaders file an ``Event.graph_def`` under (docs/FORMAT.md §5.3)."""
+
+HPARAMS_EXPERIMENT_TAG = "_hparams_/experiment"
+HPARAMS_SESSION_START_INFO_TAG = "_hparams_/session_start_info"
+HPARAMS_SESSION_END_INFO_TAG = "_hparams_/session_end_info"
+"""The three tags of the ``hparams`` plugin (docs/FORMAT.md §4 add_hparams, §5.9)."""
+
+TABLE_PLUGINS = frozenset(
+    {PLUGIN_SCALARS, PLUGIN_HISTOGRAMS, PLUGIN_TEXT, PLUGIN_PR_CURVES, PLUGIN_IMAGES, PLUGIN_AUDIO, PLUGIN_HPARAMS}
+)
+"""Plugins whose values the readers turn into a table of their own (scalars, histograms, ...)."""
+
+GRAPH_PLUGINS = frozenset(
+    {
+        PLUGIN_GRAPHS,
+        PLUGIN_GRAPH_TAGGED_RUN_METADATA,
+        PLUGIN_GRAPH_RUN_METADATA,
+        PLUGIN_GRAPH_RUN_METADATA_GRAPH,
+        PLUGIN_GRAPH_KERAS_MODEL,
+    }
+)
+"""The Graphs dashboard's plugins: their values are serialized graphs and run metadata, not tensors."""
 
 IMPLIED_PLUGIN = {"simple_value": PLUGIN_SCALARS, "histo": PLUGIN_HISTOGRAMS, "image": PLUGIN_IMAGES, "audio": PLUGIN_AUDIO}
 """Old-style ``Summary.Value`` fields and the plugin TensorBoard's data layer files them under

@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 from typing import BinaryIO, Callable, Iterator, NamedTuple
 
-from .crc import crc32c, masked_crc32c
+from .crc import MASK_DELTA, MASK_ROTATE, crc32c, masked_crc32c
 
 _LENGTH = struct.Struct("<Q")
 _CRC = struct.Struct("<I")
@@ -31,6 +31,7 @@ MAX_RECORD_LENGTH = (1 << 31) - 1
 # bytes that are really there, not the claim (a 16-byte file must not cost a 2 GiB allocation).
 _CHUNK = 1 << 24
 
+_LEFT = 32 - MASK_ROTATE  # the rotation's other half, for the inline mask below
 _headers: dict = {}  # payload length -> the 12 header bytes; small events repeat a few lengths
 
 
@@ -44,7 +45,7 @@ def encode_record(payload: bytes) -> bytes:
         if size < 65536:
             _headers[size] = header
     crc = crc32c(payload)  # masked inline (see crc.mask): this runs once per logged event
-    return header + payload + _CRC.pack((((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
+    return header + payload + _CRC.pack((((crc >> MASK_ROTATE) | (crc << _LEFT)) + MASK_DELTA) & 0xFFFFFFFF)
 
 
 class RecordError(Exception):

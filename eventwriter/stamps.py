@@ -14,7 +14,7 @@ import os
 import sys
 import time
 import warnings
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
@@ -120,28 +120,29 @@ def check_tag(tag: Any, name: str = "tag") -> str:
 
 
 class StepLedger:
-    """The latest step of each scalar tag, in bounded memory.
+    """The latest step and value of each scalar tag, in bounded memory.
 
     ``add_hparams`` writes a metric at its tag's latest step: TensorBoard's default loader treats a
-    step going back as a restart and drops the curve after it (docs/FORMAT.md §5.6). Remembering
-    the step of every tag of a run with millions of distinct tags would cost ~130 bytes a tag, so
-    past ``limit`` tags only the largest step among the others is kept (a metric among them is
-    written at a step no lower than its own latest one, which is what keeps its curve).
+    step going back as a restart and drops the curve after it (docs/FORMAT.md §5.6); and it skips
+    the point when the tag already holds that value at that step (a duplicate row for every
+    reader). Remembering every tag of a run with millions of distinct tags would cost ~130 bytes
+    a tag, so past ``limit`` tags only the largest step among the others is kept (a metric among
+    them is written at a step no lower than its own latest one, which is what keeps its curve).
     """
 
     __slots__ = ("latest", "limit", "_overflow", "_overflow_max")
 
     def __init__(self, limit: int) -> None:
-        self.latest: Dict[str, Optional[int]] = {}
-        """``{tag: latest step}`` of the first ``limit`` tags (the hot path updates it directly)."""
+        self.latest: Dict[str, Tuple[Optional[int], float]] = {}
+        """``{tag: (latest step, its value)}`` of the first ``limit`` tags (the hot path updates it directly)."""
         self.limit = limit
         self._overflow = False  # a tag beyond the limit was logged
         self._overflow_max: Optional[int] = None  # the largest step among those tags
 
-    def note(self, tag: str, step: Optional[int]) -> None:
-        """Remember ``step`` as ``tag``'s latest."""
+    def note(self, tag: str, step: Optional[int], value: float) -> None:
+        """Remember ``step`` and ``value`` as ``tag``'s latest."""
         if len(self.latest) < self.limit or tag in self.latest:
-            self.latest[tag] = step
+            self.latest[tag] = (step, value)
             return
         self._overflow = True
         if step is not None and (self._overflow_max is None or step > self._overflow_max):
@@ -149,6 +150,10 @@ class StepLedger:
 
     def latest_step(self, tag: str) -> Optional[int]:
         """The step to write metric ``tag`` at when no step is given (None: the tag was never logged)."""
-        if tag in self.latest or not self._overflow:
-            return self.latest.get(tag)
-        return self._overflow_max
+        if tag in self.latest:
+            return self.latest[tag][0]
+        return self._overflow_max if self._overflow else None
+
+    def latest_point(self, tag: str) -> Optional[Tuple[Optional[int], float]]:
+        """``(step, value)`` of ``tag``'s latest scalar, or None if it was never logged (or not tracked)."""
+        return self.latest.get(tag)

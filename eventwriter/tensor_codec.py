@@ -81,8 +81,6 @@ def tensor_to_numpy(tensor: "protos.TensorProto") -> np.ndarray:
     declared with a large shape is returned as a read-only broadcast view.
     """
     shape = tuple(d.size for d in tensor.tensor_shape.dim)
-    if any(size < 0 for size in shape):
-        raise ValueError(f"tensor shape {shape} has a negative dimension")
     count = math.prod(shape)  # Python ints: a huge declared shape cannot wrap around
     if tensor.dtype == protos.DT_STRING:
         values = np.array(list(tensor.string_val), dtype=object)
@@ -106,10 +104,14 @@ def tensor_to_numpy(tensor: "protos.TensorProto") -> np.ndarray:
         values = np.array(getattr(tensor, field), dtype=np_dtype)
     else:
         raise ValueError(f"unsupported tensor dtype {tensor.dtype}")
-    if values.size == 1 and count != 1:
-        # TensorBoard broadcasts one value. A read-only view, never an allocation of the declared
-        # size: a 100-byte record may declare billions of elements.
+    if values.size == 1 and count != 1 and not tensor.tensor_content:
+        # TensorBoard broadcasts one typed value (never tensor_content) to the shape. A read-only
+        # view, never an allocation of the declared size: a 100-byte record may declare billions.
+        if count < 0:
+            raise ValueError(f"tensor shape {shape} has a negative dimension")
         return np.broadcast_to(values.reshape(()), shape)
-    if values.size != count:
-        raise ValueError(f"tensor has {values.size} elements but its shape {shape} needs {count}")
-    return values.reshape(shape)
+    try:
+        # numpy's reshape, as TensorBoard's: one dimension of -1 stands for "the rest".
+        return values.reshape(shape)
+    except ValueError:
+        raise ValueError(f"tensor has {values.size} elements, which do not fit its shape {shape}") from None

@@ -21,16 +21,69 @@ _KEYED_DOUBLE = struct.Struct("<Bd")
 _FLOAT = struct.Struct("<f")
 _FLOAT_PACK = _FLOAT.pack
 
-_KEY_STEP = b"\x10"  # field 2, wire type 0 (varint)
-_KEY_FILE_VERSION = b"\x1a"  # field 3, wire type 2
-_KEY_GRAPH_DEF = b"\x22"  # field 4, wire type 2 (bytes)
-_KEY_SUMMARY = b"\x2a"  # field 5, wire type 2
-_KEY_SESSION_LOG = b"\x3a"  # field 7, wire type 2
-_KEY_TAGGED_RUN_METADATA = b"\x42"  # field 8, wire type 2
-_KEY_SOURCE_METADATA = b"\x52"  # field 10, wire type 2
-_KEY_VALUE = b"\x0a"  # Summary.value: field 1, wire type 2
-_KEY_TAG = b"\x0a"  # Summary.Value.tag: field 1, wire type 2
-_KEY_SIMPLE_VALUE = b"\x15"  # Summary.Value.simple_value: field 2, wire type 5 (32-bit)
+# Protobuf wire types (docs/FORMAT.md §3, "Wire refresher").
+VARINT, FIXED64, LENGTH_DELIMITED, FIXED32 = 0, 1, 2, 5
+
+
+def field_key(field: int, wire_type: int) -> int:
+    """The key of a field (``field << 3 | wire_type``): one byte for field numbers 1 to 15."""
+    return field << 3 | wire_type
+
+
+# The keys of every field the hand encoders write and the frames fast path recognises, each
+# defined here once (docs/FORMAT.md §3.1-§3.3).
+KEY_WALL_TIME = field_key(1, FIXED64)  # Event.wall_time (double)
+KEY_STEP = field_key(2, VARINT)  # Event.step (int64)
+KEY_FILE_VERSION = field_key(3, LENGTH_DELIMITED)  # Event.file_version (string)
+KEY_GRAPH_DEF = field_key(4, LENGTH_DELIMITED)  # Event.graph_def (bytes)
+KEY_SUMMARY = field_key(5, LENGTH_DELIMITED)  # Event.summary
+KEY_SESSION_LOG = field_key(7, LENGTH_DELIMITED)  # Event.session_log
+KEY_TAGGED_RUN_METADATA = field_key(8, LENGTH_DELIMITED)  # Event.tagged_run_metadata
+KEY_SOURCE_METADATA = field_key(10, LENGTH_DELIMITED)  # Event.source_metadata
+KEY_SOURCE_WRITER = field_key(1, LENGTH_DELIMITED)  # SourceMetadata.writer
+KEY_SESSION_STATUS = field_key(1, VARINT)  # SessionLog.status
+KEY_RUN_METADATA_TAG = field_key(1, LENGTH_DELIMITED)  # TaggedRunMetadata.tag
+KEY_RUN_METADATA = field_key(2, LENGTH_DELIMITED)  # TaggedRunMetadata.run_metadata (bytes)
+KEY_VALUE = field_key(1, LENGTH_DELIMITED)  # Summary.value
+KEY_TAG = field_key(1, LENGTH_DELIMITED)  # Summary.Value.tag
+KEY_SIMPLE_VALUE = field_key(2, FIXED32)  # Summary.Value.simple_value (float)
+KEY_TENSOR = field_key(8, LENGTH_DELIMITED)  # Summary.Value.tensor
+KEY_METADATA = field_key(9, LENGTH_DELIMITED)  # Summary.Value.metadata
+KEY_PLUGIN_DATA = field_key(1, LENGTH_DELIMITED)  # SummaryMetadata.plugin_data
+KEY_PLUGIN_NAME = field_key(1, LENGTH_DELIMITED)  # SummaryMetadata.PluginData.plugin_name
+KEY_DTYPE = field_key(1, VARINT)  # TensorProto.dtype
+KEY_TENSOR_SHAPE = field_key(2, LENGTH_DELIMITED)  # TensorProto.tensor_shape
+KEY_TENSOR_CONTENT = field_key(4, LENGTH_DELIMITED)  # TensorProto.tensor_content (bytes)
+KEY_FLOAT_VAL = field_key(5, LENGTH_DELIMITED)  # TensorProto.float_val, packed
+
+SESSION_START = 1  # SessionLog.SessionStatus.START
+FILE_VERSION_PREFIX = "brain.Event:"  # Event.file_version is this plus the version number
+FILE_VERSION = FILE_VERSION_PREFIX + "2"  # what every current writer writes (docs/FORMAT.md §1.3)
+
+
+
+def parse_file_version(text: str) -> float:
+    """The number after ``brain.Event:`` as TensorBoard's Python loader parses it (-1 if it is not a number).
+
+    A version >= 2 selects the ``SessionLog.START`` purge rule, anything else (or no
+    ``file_version`` at all) the out-of-order step rule (docs/FORMAT.md §1.3, §5.6).
+    """
+    try:
+        return float(text.split(FILE_VERSION_PREFIX)[-1])
+    except ValueError:
+        return -1.0
+
+
+_KEY_STEP = bytes((KEY_STEP,))
+_KEY_FILE_VERSION = bytes((KEY_FILE_VERSION,))
+_KEY_GRAPH_DEF = bytes((KEY_GRAPH_DEF,))
+_KEY_SUMMARY = bytes((KEY_SUMMARY,))
+_KEY_SESSION_LOG = bytes((KEY_SESSION_LOG,))
+_KEY_TAGGED_RUN_METADATA = bytes((KEY_TAGGED_RUN_METADATA,))
+_KEY_SOURCE_METADATA = bytes((KEY_SOURCE_METADATA,))
+_KEY_VALUE = bytes((KEY_VALUE,))
+_KEY_TAG = bytes((KEY_TAG,))
+_KEY_SIMPLE_VALUE = bytes((KEY_SIMPLE_VALUE,))
 
 
 _ONE_BYTE = [bytes((i,)) for i in range(128)]
@@ -72,8 +125,8 @@ def float32_bytes(value: float) -> bytes:
 def event_prefix(wall_time: float, step: int | None) -> bytes:
     """Encode the ``wall_time`` and (if not None and non-zero) ``step`` fields of an Event."""
     if step:
-        return _KEYED_DOUBLE.pack(0x09, wall_time) + _KEY_STEP + varint(step)
-    return _KEYED_DOUBLE.pack(0x09, wall_time)
+        return _KEYED_DOUBLE.pack(KEY_WALL_TIME, wall_time) + _KEY_STEP + varint(step)
+    return _KEYED_DOUBLE.pack(KEY_WALL_TIME, wall_time)
 
 
 def simple_value_entry(tag: str) -> bytes:
@@ -111,7 +164,8 @@ def graph_event(wall_time: float, graph_def_bytes: bytes) -> bytes:
 
 def tagged_run_metadata_event(wall_time: float, tag: str, run_metadata_bytes: bytes) -> bytes:
     """Encode ``Event{wall_time, tagged_run_metadata{tag, run_metadata}}``."""
-    tagged = length_delimited(b"\x0a", tag.encode("utf-8")) + length_delimited(b"\x12", run_metadata_bytes)
+    tagged = length_delimited(bytes((KEY_RUN_METADATA_TAG,)), tag.encode("utf-8"))
+    tagged += length_delimited(bytes((KEY_RUN_METADATA,)), run_metadata_bytes)
     return event_prefix(wall_time, None) + length_delimited(_KEY_TAGGED_RUN_METADATA, tagged)
 
 
@@ -123,12 +177,12 @@ def summary_field(value_bytes: bytes) -> bytes:
 
 def file_version_event(wall_time: float, writer_name: str | None, step: int | None = None) -> bytes:
     """Encode ``Event{wall_time, step, file_version="brain.Event:2", source_metadata{writer}}``."""
-    out = event_prefix(wall_time, step) + length_delimited(_KEY_FILE_VERSION, b"brain.Event:2")
+    out = event_prefix(wall_time, step) + length_delimited(_KEY_FILE_VERSION, FILE_VERSION.encode("ascii"))
     if writer_name:
-        out += length_delimited(_KEY_SOURCE_METADATA, length_delimited(b"\x0a", writer_name.encode("utf-8")))
+        out += length_delimited(_KEY_SOURCE_METADATA, length_delimited(bytes((KEY_SOURCE_WRITER,)), writer_name.encode("utf-8")))
     return out
 
 
 def session_start_event(wall_time: float, step: int | None) -> bytes:
     """Encode ``Event{wall_time, step, session_log{status: START}}``."""
-    return event_prefix(wall_time, step) + length_delimited(_KEY_SESSION_LOG, b"\x08\x01")
+    return event_prefix(wall_time, step) + length_delimited(_KEY_SESSION_LOG, bytes((KEY_SESSION_STATUS, SESSION_START)))

@@ -204,7 +204,7 @@ class SummaryWriter:
             summary = scalar_summary(tag, scalar_value, new_style=True, double_precision=double_precision)
             step = self._step(global_step)
             self._write_summary_bytes(summary.SerializeToString(), step, event_wall_time(walltime))
-            self._steps.note(tag, step)
+            self._steps.note(tag, step, _to_float(scalar_value))
             return
         value = scalar_value if type(scalar_value) is float else _to_float(scalar_value)
         prefix = self._scalar_prefixes.get(tag) or self._scalar_prefix(tag)
@@ -214,9 +214,9 @@ class SummaryWriter:
         ledger = self._steps
         steps = ledger.latest
         if len(steps) < ledger.limit or tag in steps:  # StepLedger.note's common case, inlined: the hot path
-            steps[tag] = step
+            steps[tag] = (step, value)
         else:
-            ledger.note(tag, step)
+            ledger.note(tag, step, value)
 
     def _scalar_prefix(self, tag: str) -> bytes:
         prefix = wire.simple_value_prefix(_check_tag(tag))
@@ -551,7 +551,9 @@ class SummaryWriter:
         step = self._step(global_step)
         wall_time = time.time()
         if run_name is None:
-            summaries, metrics = self._run_hparams.own_run(hparam_dict, metric_dict, hparam_domain_discrete, step, self._steps.latest_step)
+            summaries, metrics = self._run_hparams.own_run(
+                hparam_dict, metric_dict, hparam_domain_discrete, step, self._steps.latest_step, self._steps.latest_point
+            )
             for summary in summaries:
                 self._write_summary_bytes(summary.SerializeToString(), step, wall_time)
             for tag, value, metric_step in metrics:

@@ -48,11 +48,12 @@ def _progress_bar(total: int) -> Any:
 
 
 def _logdir_bytes(logdir: str, options: Any) -> int:
-    # Sized through the storage seam: the logdir may be a URL (os.path.getsize would fail there).
-    from ..logdir import run_files
+    # Sized through the storage seam: the logdir may be a URL (os.path.getsize would fail there),
+    # a run, or one event file.
+    from ..logdir import event_files
     from ..storage import storage_for
 
-    return sum(storage_for(f, options).size(f) for files in run_files(logdir, options).values() for f in files)
+    return sum(storage_for(f, options).size(f) for f in event_files(logdir, options))
 
 
 def _table(args: argparse.Namespace, options: Any, progress: Optional[Callable[[int], None]]) -> Any:

@@ -1,10 +1,10 @@
 """Event files as tables: pandas, Arrow, Polars or Dask, at close to I/O speed.
 
-Every function reads a logdir (or one run directory) and returns one row per value, with the
-columns ``run, tag, step, wall_time`` and the kind's own columns. ``run`` is the run's directory
-relative to the logdir (``.`` for the logdir itself). Rows equal those of TensorBoard's Python data
-layer (``plugin_event_accumulator`` with size guidance 0), restarts and ``purge_step`` included;
-README.md lists the differences.
+Every function reads a logdir (or one run directory, or one event file) and returns one row per
+value, with the columns ``run, tag, step, wall_time`` and the kind's own columns. ``run`` is the
+run's directory relative to the logdir (``.`` for the logdir itself). Rows equal those of
+TensorBoard's Python data layer (``plugin_event_accumulator`` with size guidance 0), restarts and
+``purge_step`` included; docs/reading.md lists the differences.
 
 >>> from eventwriter import frames
 >>> df = frames.scalars("runs", tags=["loss/train"])          # doctest: +SKIP
@@ -28,6 +28,7 @@ from .api import (
     text,
 )
 from .follower import Follower
+from .pool import WorkerCrashError
 
 __all__ = [
     "scalars",
@@ -41,4 +42,5 @@ __all__ = [
     "read",
     "Follower",
     "DamagedFileWarning",
+    "WorkerCrashError",
 ]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Optional
 
-from .reading import DamagedFileWarning, Names, PathLike, check_common, read_columns
+from .options import ReadOptions
+from .reading import DamagedFileWarning, Names, PathLike, check_format, read_columns
+from .table import pivot as wide_table
 from .table import render
 
 __all__ = ["read", "scalars", "histograms", "tensors", "text", "pr_curves", "images", "audio", "hparams", "DamagedFileWarning"]
@@ -22,11 +24,12 @@ def read(
     on_damage: str = "warn",
     storage_options: Optional[Mapping[str, Any]] = None,
     progress: Optional[Callable[[int], None]] = None,
+    pivot: bool = False,
 ) -> Any:
     """Read every value of ``kind`` under ``logdir`` as a table.
 
     Args:
-        logdir: a logdir (every run below it) or a run directory.
+        logdir: a logdir (every run below it), a run directory, or one event file (run ``.``).
         kind: ``"scalars"``, ``"histograms"``, ``"tensors"``, ``"text"``, ``"pr_curves"``,
             ``"images"`` or ``"audio"`` (``hparams`` has its own function).
         runs: only these runs (names as in the ``run`` column); None for all.
@@ -34,33 +37,50 @@ def read(
         format: ``"pandas"``, ``"arrow"`` (``pyarrow.Table``), ``"polars"`` or ``"dask"`` (one
             partition per event file).
         payload: images/audio: fill the ``data`` column with the encoded bytes.
-        workers: worker processes (None: one per CPU when the logdir is large; 0 or 1: none).
+        workers: worker processes (None: one per CPU for logdirs of 256 MB or more, else none;
+            0 or 1: none). Workers are never started where they would run the calling script's
+            top level again (a call outside ``if __name__ == "__main__":``): the files are then
+            read in this process.
         on_damage: a damaged record ends its file; ``"warn"`` (default) keeps the rows before it
             and warns (:class:`DamagedFileWarning`), ``"raise"`` raises the
             :class:`~eventwriter.record.CorruptRecordError`, ``"ignore"`` keeps them silently.
             A truncated last record (a live file) is always skipped quietly.
         storage_options: options for a URL logdir's storage backend.
         progress: called with the byte count of each file as it is done.
+        pivot: scalars only: a wide table, one row per ``(run, step)`` and one column per tag;
+            of several values of a tag at one step, the one read last (see
+            :func:`eventwriter.frames.table.pivot`).
 
     Raises:
-        ValueError: an unknown ``kind``, ``format`` or ``on_damage``.
+        ValueError: an unknown ``kind``, ``format`` or ``on_damage``; ``pivot`` with another kind
+            than scalars or with ``format="dask"``; a negative ``workers``.
+        TypeError: ``runs``/``tags`` are not strings; ``workers`` is not an int.
         FileNotFoundError: ``logdir`` does not exist.
+        WorkerCrashError: a file killed a worker process twice.
+        CorruptRecordError, MalformedValueWarning: with ``on_damage="raise"``.
     """
-    check_common(kind, format, on_damage)
+    options = ReadOptions.of(kind, runs=runs, tags=tags, payload=payload, on_damage=on_damage, storage_options=storage_options, workers=workers)
+    check_format(format)
+    if pivot and (kind != "scalars" or format == "dask"):
+        raise ValueError(f"pivot=True needs kind='scalars' and format 'pandas', 'arrow' or 'polars', got kind={kind!r}, format={format!r}")
     if format == "dask":
         from .dask_frame import dask_frame
 
-        return dask_frame(logdir, kind, runs=runs, tags=tags, payload=payload, on_damage=on_damage, storage_options=storage_options)
-    cols = read_columns(logdir, kind, runs, tags, payload, workers, on_damage, storage_options, progress)
-    return render(cols, format)
+        return dask_frame(logdir, options)
+    cols = read_columns(logdir, options, progress)
+    return wide_table(cols, format) if pivot else render(cols, format)
 
 
-def scalars(logdir: PathLike, *, runs: Names = None, tags: Names = None, format: str = "pandas", **options: Any) -> Any:
+def scalars(
+    logdir: PathLike, *, runs: Names = None, tags: Names = None, format: str = "pandas", pivot: bool = False, **options: Any
+) -> Any:
     """Scalars (old-style ``simple_value`` and new-style tensors, float or double).
 
-    Columns: ``run, tag, step, wall_time, value`` (float64). Options as for :func:`read`.
+    Columns: ``run, tag, step, wall_time, value`` (float64). With ``pivot=True``, a wide table:
+    ``run, step`` and one float64 column per tag, one row per ``(run, step)``; a tag with
+    several values at one step shows the one read last. Options as for :func:`read`.
     """
-    return read(logdir, "scalars", runs=runs, tags=tags, format=format, **options)
+    return read(logdir, "scalars", runs=runs, tags=tags, format=format, pivot=pivot, **options)
 
 
 def histograms(logdir: PathLike, *, runs: Names = None, tags: Names = None, format: str = "pandas", **options: Any) -> Any:
@@ -105,11 +125,20 @@ def audio(logdir: PathLike, *, runs: Names = None, tags: Names = None, format: s
 
 
 def hparams(logdir: PathLike, *, runs: Names = None, format: str = "pandas", **options: Any) -> Any:
-    """One row per hparams session: ``run``, its hyperparameters and its final metric values.
+    """One row per hparams session: fixed columns, ``hparam/<name>`` and ``metric/<name>`` columns.
 
-    A session is a run with ``_hparams_/session_start_info``. Metrics are those of the logdir's
-    ``_hparams_/experiment`` (else every scalar tag of the session's run); a metric's value is the
-    last scalar of its tag in the session run (or its ``group`` subdirectory), after purges.
+    A session is a run with ``_hparams_/session_start_info``. Fixed columns: ``run``,
+    ``group_name``, ``start_time``, ``end_time``, ``status``. A metric is a ``(group, tag)`` pair
+    named as TensorBoard's HParams dashboard names it (``tag`` or ``group.tag``); its value is the
+    last scalar of ``tag`` in the run ``<session>/<group>``, after purges. Each session has its own
+    metrics (its experiment, an enclosing run's, the logdir's first, else those TensorBoard
+    derives from the runs below it); see :mod:`eventwriter.frames.hparams_table`. Whole-number
+    hyperparameters are integers, booleans booleans.
+
+    Options: ``workers``, ``on_damage``, ``storage_options``, ``progress`` as for :func:`read`.
+
+    Raises:
+        ValueError: ``format`` is not ``"pandas"``, ``"arrow"`` or ``"polars"``.
     """
     from .hparams_table import hparams_table
 

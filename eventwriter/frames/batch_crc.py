@@ -14,14 +14,13 @@ from typing import Tuple
 
 import numpy as np
 
-_POLY = 0x82F63B78
-_MASK_DELTA = 0xA282EAD8
+from ..crc import MASK_DELTA, MASK_ROTATE, POLY
 
 
 def _byte_table() -> np.ndarray:
     crc = np.arange(256, dtype=np.uint32)
     for _ in range(8):
-        crc = np.where(crc & 1, (crc >> 1) ^ np.uint32(_POLY), crc >> 1).astype(np.uint32)
+        crc = np.where(crc & 1, (crc >> 1) ^ np.uint32(POLY), crc >> 1).astype(np.uint32)
     return crc
 
 
@@ -72,9 +71,9 @@ def crc32c_columns(columns: np.ndarray) -> np.ndarray:
 
 
 def mask(crc: np.ndarray) -> np.ndarray:
-    """TFRecord's CRC mask (rotate right by 15, add 0xA282EAD8) applied to an array of CRCs."""
+    """TFRecord's CRC mask (:func:`eventwriter.crc.mask`) applied to an array of CRCs."""
     crc = crc.astype(np.uint32, copy=False)
-    return ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(_MASK_DELTA)
+    return ((crc >> np.uint32(MASK_ROTATE)) | (crc << np.uint32(32 - MASK_ROTATE))) + np.uint32(MASK_DELTA)
 
 
 def masked_crc32c_rows(rows: np.ndarray) -> np.ndarray:

@@ -9,11 +9,12 @@ Arrow or Polars formats, which read a run's files together, when that matters.
 
 from __future__ import annotations
 
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, List, Tuple
 
 from .file_reader import read_file
 from .kinds import KINDS
-from .reading import Names, PathLike, finish, names_arg, report_damage, selected_runs
+from .options import ReadOptions
+from .reading import PathLike, finish, report_chunk, selected_runs
 from .runs import RunState, resolve
 from .table import to_pandas
 
@@ -25,46 +26,23 @@ def _as_strings(frame: Any) -> Any:
     return frame
 
 
-def read_partition(
-    job: Tuple[str, str], kind: str, tags: Optional[frozenset], payload: bool, on_damage: str, storage_options: Optional[Mapping[str, Any]]
-) -> Any:
-    """One partition: the ``kind`` rows of one event file, as a pandas DataFrame."""
+def read_partition(job: Tuple[str, str], options: ReadOptions) -> Any:
+    """One partition: the rows of one event file that ``options`` asks for, as a pandas DataFrame."""
     run, path = job
-    chunk = read_file(path, 0, kind, tags, payload, storage_options)
-    report_damage(chunk, on_damage)
-    rows = resolve([(0, chunk)], RunState(), KINDS[kind].wants)
-    return _as_strings(to_pandas(finish([(run, rows)], kind)))
+    chunk = read_file(path, 0, options)
+    report_chunk(chunk, options.on_damage)
+    rows = resolve([(0, chunk)], RunState(), KINDS[options.kind].wants)
+    return _as_strings(to_pandas(finish([(run, rows)], options.kind)))
 
 
-def dask_frame(
-    logdir: PathLike,
-    kind: str,
-    *,
-    runs: Names = None,
-    tags: Names = None,
-    payload: bool = False,
-    on_damage: str = "warn",
-    storage_options: Optional[Mapping[str, Any]] = None,
-) -> Any:
-    """A Dask DataFrame of ``kind`` rows, one partition per event file (in read order)."""
+def dask_frame(logdir: PathLike, options: ReadOptions) -> Any:
+    """A Dask DataFrame of the rows ``options`` asks for, one partition per event file (in read order)."""
     import dask.dataframe as dd
 
-    tag_filter = names_arg(tags, "tags")
     jobs: List[Tuple[str, str]] = [
-        (run, path) for run, paths in selected_runs(logdir, names_arg(runs, "runs"), storage_options).items() for path in paths
+        (run, path) for run, paths in selected_runs(logdir, options.runs, options.storage_options).items() for path in paths
     ]
-    meta = _as_strings(to_pandas(finish([], kind)))
+    meta = _as_strings(to_pandas(finish([], options.kind)))
     if not jobs:
         return dd.from_pandas(meta, npartitions=1)
-    return dd.from_map(
-        read_partition,
-        jobs,
-        kind=kind,
-        tags=tag_filter,
-        payload=payload,
-        on_damage=on_damage,
-        storage_options=storage_options,
-        meta=meta,
-        enforce_metadata=False,
-        divisions=None,
-    )
+    return dd.from_map(read_partition, jobs, options=options, meta=meta, enforce_metadata=False, divisions=None)

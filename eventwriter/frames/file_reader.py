@@ -10,43 +10,38 @@ to the file's (:class:`~.filepass.ChunkBuilder`) and its arrays freed, so the re
 
 from __future__ import annotations
 
-from typing import Any, FrozenSet, Mapping, Optional
+from typing import Optional, Union
 
 from .filepass import ChunkBuilder, FileChunk, read_chunk
+from .options import ReadOptions, as_options
 from .source import open_at
 
 WINDOW_BYTES = 1 << 20
 
 
-def read_file(
-    path: str,
-    start: int,
-    kind: str,
-    tags: Optional[FrozenSet[str]] = None,
-    payload: bool = False,
-    storage_options: Optional[Mapping[str, Any]] = None,
-    window: Optional[int] = None,
-) -> FileChunk:
-    """Decode ``kind`` rows of ``path`` from byte ``start`` to its current end, a window at a time.
+def read_file(path: str, start: int, options: Union[ReadOptions, str], window: Optional[int] = None) -> FileChunk:
+    """Decode the rows of ``path`` that ``options`` asks for, from byte ``start`` to its current end, a window at a time.
 
-    ``window`` is the read size in bytes (default :data:`WINDOW_BYTES`).
+    ``options`` may be a kind name (its default options). ``window`` is the read size in bytes
+    (default :data:`WINDOW_BYTES`).
     """
+    options = as_options(options)
     window = WINDOW_BYTES if window is None else window
     if window < 1:
         raise ValueError(f"window must be a positive number of bytes, got {window!r}")
     joined = ChunkBuilder()
     version: Optional[float] = None
     offset, data, want = start, b"", window
-    with open_at(path, start, storage_options) as stream:
+    with open_at(path, start, options.storage_options) as stream:
         while True:
             block = stream.read(want)
             if not block:
                 # The end: decode what is left (nothing, or a record cut short) so that the last
                 # chunk says how the file ends.
-                joined.add(read_chunk(path, data, offset, kind, tags, payload, version))
+                joined.add(read_chunk(path, data, offset, options, version))
                 break
             data = data + block if data else block
-            chunk = read_chunk(path, data, offset, kind, tags, payload, version)
+            chunk = read_chunk(path, data, offset, options, version)
             if chunk.damage is not None:
                 joined.add(chunk)
                 break

@@ -6,7 +6,10 @@ again, complete, by a later poll; a new file of a run (rotation, a restarted job
 is read from its start; a new run directory is picked up too. Run rules continue across polls:
 a tag keeps the plugin of its first metadata, and file versions and steps carry over.
 
-Rows already returned are never taken back. A restart that TensorBoard would purge (a second
+A poll is all-or-nothing: offsets, run state and restarts change only when :meth:`Follower.poll`
+returns. When it raises part-way (a transient storage error, a file removed between listing and
+reading, a damaged record with ``on_damage="raise"``), nothing moves, no warning is given, and the
+next poll reads the same bytes again, so no row is lost. Rows already returned are never taken back. A restart that TensorBoard would purge (a second
 ``SessionLog.START``, e.g. ``purge_step``) removes the stale rows of the same poll only; every
 restart is recorded in :attr:`Follower.restarts` as ``(run, step)`` so that callers can drop their
 rows with ``step >= step`` themselves.
@@ -14,12 +17,15 @@ rows with ``step >= step`` themselves.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
 from .file_reader import read_file
+from .filepass import FileChunk
 from .kinds import KINDS
-from .reading import DamagedFileWarning, Names, PathLike, check_common, names_arg, report_damage
+from .options import ReadOptions
+from .reading import DamagedFileWarning, Names, PathLike, check_format, report_chunk
 from .runs import RunRows, RunState, resolve
 from .source import file_size, list_runs
 from .table import Columns, combine, render
@@ -50,7 +56,8 @@ class Follower:
         on_damage: str = "warn",
         storage_options: Optional[Mapping[str, Any]] = None,
     ) -> None:
-        check_common(kind, format, on_damage)
+        self.options = ReadOptions.of(kind, runs=runs, tags=tags, payload=payload, on_damage=on_damage, storage_options=storage_options)
+        check_format(format)
         if format == "dask":
             raise ValueError("format must be 'pandas', 'arrow' or 'polars' for a Follower, got 'dask'")
         self.logdir = logdir
@@ -59,8 +66,6 @@ class Follower:
         self.payload = payload
         self.on_damage = on_damage
         self.storage_options = storage_options
-        self._runs = names_arg(runs, "runs")
-        self._tags = names_arg(tags, "tags")
         self.offsets: Dict[str, int] = {}
         self._dead: Set[str] = set()
         self._states: Dict[str, RunState] = {}
@@ -68,12 +73,25 @@ class Follower:
         self.restarts: List[Tuple[str, int]] = []
 
     def poll(self) -> Any:
-        """Rows added since the previous call (all rows on the first call), as a table."""
+        """Rows added since the previous call (all rows on the first call), as a table.
+
+        All-or-nothing: if it raises, the follower is left as it was before the call.
+        """
+        options = self.options
         found = list_runs(self.logdir, self.storage_options)
+        # This poll's changes, committed only once every run is read and the table is built.
+        offsets: Dict[str, int] = {}
+        dead: Set[str] = set()
+        numbers: Dict[str, int] = {}
+        states: Dict[str, RunState] = {}
+        restarts: List[Tuple[str, int]] = []
+        reports: List[FileChunk] = []
+        notes: List[str] = []
         parts: List[Tuple[str, RunRows]] = []
         for run, paths in found.items():
-            if self._runs is not None and run not in self._runs:
+            if options.runs is not None and run not in options.runs:
                 continue
+            number = self._numbers.get(run, 0)
             chunks = []
             for path in paths:
                 if path in self._dead:
@@ -81,31 +99,44 @@ class Follower:
                 offset = self.offsets.get(path, 0)
                 size = file_size(path, self.storage_options)
                 if size < offset:  # replaced by a shorter file: read it anew
-                    warnings.warn(f"{path} shrank from {offset} to {size} bytes; reading it again from the start", RuntimeWarning, stacklevel=2)
+                    notes.append(f"{path} shrank from {offset} to {size} bytes; reading it again from the start")
                     offset = 0
                 if size == offset:
                     continue
-                chunk = read_file(path, offset, self.kind, self._tags, self.payload, self.storage_options)
-                self.offsets[path] = chunk.end
+                chunk = read_file(path, offset, options)
+                offsets[path] = chunk.end
                 if chunk.damage is not None:
-                    self._dead.add(path)  # TensorBoard never reads past a damaged record either
-                    report_damage(chunk, self.on_damage)
-                number = self._numbers.get(run, 0)
-                self._numbers[run] = number + 1
+                    dead.add(path)  # TensorBoard never reads past a damaged record either
+                if self.on_damage == "raise":
+                    report_chunk(chunk, "raise")  # before anything is committed
+                reports.append(chunk)
                 chunks.append((number, chunk))
+                number += 1
             if not chunks:
                 continue
-            state = self._states.setdefault(run, RunState())
+            numbers[run] = number
+            state = copy.deepcopy(self._states.get(run)) or RunState()
             before = len(state.purges)
             rows = resolve(chunks, state, KINDS[self.kind].wants)
-            self.restarts += [(run, step) for _, step, tags in state.purges[before:] if tags is None]
+            states[run] = state
+            restarts += [(run, step) for _, step, tags in state.purges[before:] if tags is None]
             if len(rows.step):
                 parts.append((run, rows))
-        return (
+        table = (
             render(combine(parts, KINDS[self.kind].columns) if parts else _empty(self.kind), self.format)
             if self.kind != "tensors"
             else render(_tensor_cols(parts), self.format)
         )
+        self.offsets.update(offsets)
+        self._dead |= dead
+        self._numbers.update(numbers)
+        self._states.update(states)
+        self.restarts += restarts
+        for note in notes:
+            warnings.warn(note, RuntimeWarning, stacklevel=2)
+        for chunk in reports:
+            report_chunk(chunk, self.on_damage)
+        return table
 
 
 def _empty(kind: str) -> Columns:

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Type
 
 import numpy as np
 
 from ..crc import masked_crc32c
-from ..record import HEADER_SIZE, MAX_RECORD_LENGTH
+from ..record import HEADER_SIZE, MAX_RECORD_LENGTH, BadDataCrcError, BadLengthCrcError, CorruptRecordError, RecordTooLargeError
 from .batch_crc import masked_crc32c_columns
 
 _U64 = struct.Struct("<Q")
@@ -31,6 +31,9 @@ _MAX_PERIOD = 8
 _MIN_BATCH_ROWS = 16  # below this many records of one length, the native CRC per record is faster
 _MAX_BATCH_LENGTH = 2048  # longer payloads: the native CRC per record is faster than columns
 
+Damage = Tuple[Type[CorruptRecordError], int, str]
+"""A damaged record: the reader's exception class for it, the record's offset and a message."""
+
 
 @dataclass
 class Framing:
@@ -38,15 +41,15 @@ class Framing:
 
     ``offsets``/``lengths`` (int64) locate each sound record (offset of its header, payload length).
     ``end`` is the offset just past the last sound record: where a follower resumes. ``damage`` is
-    ``None`` for a clean or truncated end, else ``(kind, offset, message)`` of the first damaged
-    record; ``truncated`` says the buffer ends inside a record (a live file).
+    ``None`` for a clean or truncated end, else the :data:`Damage` of the first damaged record;
+    ``truncated`` says the buffer ends inside a record (a live file).
     """
 
     offsets: np.ndarray
     lengths: np.ndarray
     end: int
     truncated: bool
-    damage: Optional[Tuple[str, int, str]]
+    damage: Optional[Damage]
 
 
 def _u32_at(buf: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -173,7 +176,7 @@ def frame(buf: np.ndarray, start: int = 0) -> Tuple[Framing, List[Tuple[int, np.
     columns or None)`` covering exactly the sound records (see :func:`check_payloads`).
     """
     offsets, lengths, stop = _walk(buf, start)
-    damage: Optional[Tuple[str, int, str]] = None
+    damage: Optional[Damage] = None
     cut = len(offsets)
     all_groups = payload_groups(lengths)
     for length, index in all_groups:  # length CRCs: one expected value per distinct length
@@ -181,7 +184,7 @@ def frame(buf: np.ndarray, start: int = 0) -> Tuple[Framing, List[Tuple[int, np.
         bad = np.flatnonzero(stored != masked_crc32c(_U64.pack(length)))
         if len(bad) and int(index[bad[0]]) < cut:
             cut = int(index[bad[0]])
-            damage = ("bad length CRC", int(offsets[cut]), "the length field does not match its CRC")
+            damage = (BadLengthCrcError, int(offsets[cut]), "the length field does not match its CRC")
     groups = []
     for length, index in all_groups:
         index = index[index < cut]
@@ -192,7 +195,7 @@ def frame(buf: np.ndarray, start: int = 0) -> Tuple[Framing, List[Tuple[int, np.
             first = int(index[np.flatnonzero(~ok)[0]])
             if first < cut:
                 cut = first
-                damage = ("bad data CRC", int(offsets[first]), "the payload does not match its CRC")
+                damage = (BadDataCrcError, int(offsets[first]), "the payload does not match its CRC")
         groups.append((length, index, matrix))
     truncated = False
     if cut == len(offsets) and stop < len(buf):
@@ -203,9 +206,9 @@ def frame(buf: np.ndarray, start: int = 0) -> Tuple[Framing, List[Tuple[int, np.
         else:
             header_crc = int(np.frombuffer(raw[stop + 8 : stop + 12], "<u4")[0])
             if header_crc != masked_crc32c(bytes(raw[stop : stop + 8])):
-                damage = ("bad length CRC", stop, "the length field does not match its CRC")
+                damage = (BadLengthCrcError, stop, "the length field does not match its CRC")
             elif _U64.unpack_from(raw, stop)[0] > MAX_RECORD_LENGTH:
-                damage = ("record too large", stop, f"length field says {_U64.unpack_from(raw, stop)[0]} bytes")
+                damage = (RecordTooLargeError, stop, f"length field says {_U64.unpack_from(raw, stop)[0]} bytes")
             else:
                 truncated = True
     if cut < len(offsets):

@@ -13,6 +13,16 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..metadata import (
+    GRAPH_PLUGINS,
+    PLUGIN_AUDIO,
+    PLUGIN_HISTOGRAMS,
+    PLUGIN_IMAGES,
+    PLUGIN_PR_CURVES,
+    PLUGIN_SCALARS,
+    PLUGIN_TEXT,
+    TABLE_PLUGINS,
+)
 from ..tensor_codec import tensor_to_numpy
 
 Row = Tuple[Any, ...]
@@ -158,7 +168,7 @@ def tensor_row(field: Optional[str], data: Any, payload: bool = False) -> Option
         array = tensor_to_numpy(data)
     except ValueError:
         return None
-    return (str(array.dtype), list(array.shape), array)
+    return ("string" if array.dtype == object else str(array.dtype), list(array.shape), array)
 
 
 class Kind:
@@ -172,38 +182,27 @@ class Kind:
         self.many = many  # the builder returns a list of rows
 
     def wants(self, plugin: Optional[str]) -> bool:
-        """Whether a tag of ``plugin`` belongs to this kind."""
+        """Whether a tag of ``plugin`` (None: a tag that never had metadata) belongs to this kind.
+
+        ``tensors`` takes every plugin no other kind claims, and tags without any metadata
+        (``tf.summary.write`` without a plugin): TensorBoard's accumulator stores those too.
+        """
         if self.plugins is None:
-            return plugin is not None and plugin not in CLAIMED
+            return plugin not in CLAIMED
         return plugin in self.plugins
 
 
 KINDS: Dict[str, Kind] = {
     k.name: k
     for k in (
-        Kind("scalars", frozenset({"scalars"}), ("value",), scalar_row),
-        Kind("histograms", frozenset({"histograms"}), ("left", "right", "count"), histogram_row),
-        Kind("text", frozenset({"text"}), ("text", "shape"), text_row),
-        Kind("pr_curves", frozenset({"pr_curves"}), _PR_FIELDS, pr_curve_row),
-        Kind("images", frozenset({"images"}), ("index", "width", "height", "format", "size", "data"), image_rows, many=True),
-        Kind("audio", frozenset({"audio"}), ("index", "sample_rate", "format", "size", "label", "data"), audio_rows, many=True),
+        Kind("scalars", frozenset({PLUGIN_SCALARS}), ("value",), scalar_row),
+        Kind("histograms", frozenset({PLUGIN_HISTOGRAMS}), ("left", "right", "count"), histogram_row),
+        Kind("text", frozenset({PLUGIN_TEXT}), ("text", "shape"), text_row),
+        Kind("pr_curves", frozenset({PLUGIN_PR_CURVES}), _PR_FIELDS, pr_curve_row),
+        Kind("images", frozenset({PLUGIN_IMAGES}), ("index", "width", "height", "format", "size", "data"), image_rows, many=True),
+        Kind("audio", frozenset({PLUGIN_AUDIO}), ("index", "sample_rate", "format", "size", "label", "data"), audio_rows, many=True),
         Kind("tensors", None, ("dtype", "shape", "value"), tensor_row),
     )
 }
 # Plugins with a kind of their own (or no tensor rows at all) are not repeated under ``tensors``.
-CLAIMED = frozenset(
-    {
-        "scalars",
-        "histograms",
-        "text",
-        "pr_curves",
-        "images",
-        "audio",
-        "hparams",
-        "graphs",
-        "graph_tagged_run_metadata",
-        "graph_run_metadata",
-        "graph_run_metadata_graph",
-        "graph_keras_model",
-    }
-)
+CLAIMED = TABLE_PLUGINS | GRAPH_PLUGINS

@@ -4,67 +4,73 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
-from ..record import BadDataCrcError, BadLengthCrcError, CorruptRecordError, InvalidEventError, RecordTooLargeError
+from ..reader import MalformedValueWarning
 from .filepass import FileChunk
 from .kinds import KINDS
+from .options import Names, ReadOptions, names_arg
 from .pool import read_jobs
 from .runs import RunRows, RunState, resolve
 from .source import file_size, list_runs
 from .table import FORMATS, Columns, combine
 
 PathLike = Union[str, "os.PathLike[str]"]
-Names = Union[None, str, Iterable[str]]
-_DAMAGE = {
-    "bad length CRC": BadLengthCrcError,
-    "bad data CRC": BadDataCrcError,
-    "record too large": RecordTooLargeError,
-    "invalid event": InvalidEventError,
-}
+
+__all__ = [
+    "DamagedFileWarning",
+    "Names",
+    "PathLike",
+    "check_format",
+    "names_arg",
+    "read_columns",
+    "report_damage",
+    "report_chunk",
+    "selected_runs",
+    "finish",
+]
 
 
 class DamagedFileWarning(UserWarning):
     """A file has a damaged record: its rows before the damage were kept, the rest skipped."""
 
 
-def names_arg(value: Names, name: str) -> Optional[frozenset]:
-    """Normalise a ``runs=``/``tags=`` argument to a frozenset of strings (None = all)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return frozenset((value,))
-    try:
-        items = frozenset(value)
-    except TypeError:
-        raise TypeError(f"{name} must be None, a string or an iterable of strings, got {type(value).__name__}") from None
-    if not all(isinstance(v, str) for v in items):
-        raise TypeError(f"{name} must contain only strings")
-    return items
-
-
-def check_common(kind: str, format: str, on_damage: str) -> None:
-    """Validate the arguments every reader shares."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
+def check_format(format: str) -> None:
+    """Validate ``format`` (``dask`` included)."""
     if format not in FORMATS and format != "dask":
         raise ValueError(f"format must be one of {FORMATS + ('dask',)}, got {format!r}")
-    if on_damage not in ("warn", "raise", "ignore"):
-        raise ValueError(f"on_damage must be 'warn', 'raise' or 'ignore', got {on_damage!r}")
 
 
 def report_damage(chunk: FileChunk, on_damage: str) -> None:
     """Warn about, raise for, or ignore a chunk's damaged record."""
     if chunk.damage is None or on_damage == "ignore":
         return
-    what, offset, message = chunk.damage
+    cls, offset, message = chunk.damage
     if on_damage == "raise":
-        raise _DAMAGE.get(what, CorruptRecordError)(message, offset, chunk.path)
+        raise cls(message, offset, chunk.path)
     warnings.warn(
-        f"{chunk.path}: {what} at byte {offset}: {message}; rows before it are kept, the rest of the file is skipped (as TensorBoard stops there)",
+        f"{chunk.path}: {cls.kind} at byte {offset}: {message}; rows before it are kept, "
+        "the rest of the file is skipped (as TensorBoard stops there)",
         DamagedFileWarning,
         stacklevel=4,
     )
+
+
+def report_refused(chunk: FileChunk, on_damage: str) -> None:
+    """Warn about (or raise, or ignore) the values of a chunk that were refused before decoding."""
+    if on_damage == "ignore":
+        return
+    for offset, tag, reason in chunk.refused:
+        problem = MalformedValueWarning(chunk.path, offset, tag, reason)
+        if on_damage == "raise":
+            raise problem
+        warnings.warn(problem, stacklevel=4)
+
+
+def report_chunk(chunk: FileChunk, on_damage: str) -> None:
+    """Everything a chunk has to report: refused values, then a damaged record."""
+    report_refused(chunk, on_damage)
+    report_damage(chunk, on_damage)
 
 
 def selected_runs(logdir: PathLike, runs: Optional[frozenset], storage_options: Optional[Mapping[str, Any]]) -> Dict[str, List[str]]:
@@ -77,28 +83,23 @@ def selected_runs(logdir: PathLike, runs: Optional[frozenset], storage_options: 
 
 def read_columns(
     logdir: PathLike,
-    kind: str,
-    runs: Names = None,
-    tags: Names = None,
-    payload: bool = False,
-    workers: Optional[int] = None,
-    on_damage: str = "warn",
-    storage_options: Optional[Mapping[str, Any]] = None,
+    options: ReadOptions,
     progress: Optional[Callable[[int], None]] = None,
     states: Optional[Dict[str, RunState]] = None,
 ) -> Columns:
-    """Read ``kind`` rows of every selected run under ``logdir`` into a :class:`Columns`."""
-    run_filter = names_arg(runs, "runs")
-    tag_filter = names_arg(tags, "tags")
-    spec = KINDS[kind]
-    files = selected_runs(logdir, run_filter, storage_options)
+    """Read the rows ``options`` asks for under ``logdir`` into a :class:`Columns`.
+
+    ``states``, when given, receives each run's :class:`RunState` (its plugins, versions, purges).
+    """
+    spec = KINDS[options.kind]
+    files = selected_runs(logdir, options.runs, options.storage_options)
     jobs: List[Tuple[str, int]] = []
     owner: List[Tuple[str, int]] = []
     for run, paths in files.items():
         for number, path in enumerate(paths):
             jobs.append((path, 0))
             owner.append((run, number))
-    sizes = [file_size(path, storage_options) for path, _ in jobs]
+    sizes = [file_size(path, options.storage_options) for path, _ in jobs]
     pending: Dict[str, List[Tuple[int, FileChunk]]] = {run: [] for run in files}
     remaining = {run: len(paths) for run, paths in files.items()}
     done: Dict[str, RunRows] = {}
@@ -106,7 +107,7 @@ def read_columns(
     def take(i: int, chunk: FileChunk) -> None:
         # Resolve a run as soon as its last file is in, so decoded files are not all held at once.
         run, number = owner[i]
-        report_damage(chunk, on_damage)
+        report_chunk(chunk, options.on_damage)
         pending[run].append((number, chunk))
         remaining[run] -= 1
         if remaining[run] == 0:
@@ -117,13 +118,13 @@ def read_columns(
             done[run] = resolve(run_chunks, state, spec.wants)
 
     for run in [r for r, n in remaining.items() if n == 0]:
-        take_empty = RunState()
+        empty = RunState()
         if states is not None:
-            states[run] = take_empty
-        done[run] = resolve([], take_empty, spec.wants)
-    read_jobs(jobs, sizes, kind, tag_filter, payload, storage_options, workers, progress, take)
+            states[run] = empty
+        done[run] = resolve([], empty, spec.wants)
+    read_jobs(jobs, sizes, options, progress, take)
     parts: List[Tuple[str, RunRows]] = [(run, done[run]) for run in files]
-    return finish(parts, kind)
+    return finish(parts, options.kind)
 
 
 def finish(parts: List[Tuple[str, RunRows]], kind: str) -> Columns:

@@ -16,8 +16,15 @@ from ..storage import storage_for
 
 
 def list_runs(logdir: "str | os.PathLike[str]", storage_options: Optional[Mapping[str, Any]] = None) -> Dict[str, List[str]]:
-    """Map each run under ``logdir`` (``.`` for the logdir itself) to its event files in read order."""
-    return run_files(os.fspath(logdir), storage_options)
+    """Map each run under ``logdir`` (``.`` for the logdir itself) to its event files in read order.
+
+    ``logdir`` may also be one event file: it is then the only file of run ``.`` (as
+    :func:`eventwriter.reader.read_events` and tbparse accept a file).
+    """
+    path = os.fspath(logdir)
+    if storage_for(path, storage_options).kind(path) == "file":
+        return {".": [path]}
+    return run_files(path, storage_options)
 
 
 def open_at(path: str, start: int = 0, storage_options: Optional[Mapping[str, Any]] = None) -> BinaryIO:

@@ -111,22 +111,54 @@ def to_pandas(cols: Columns) -> Any:
 def _arrow_column(pa: Any, col: Any) -> Any:
     if isinstance(col, np.ndarray):
         return pa.array(col)
-    if col and any(isinstance(x, np.ndarray) for x in col):
-        flat = [x.ravel().tolist() if x.dtype != object else [bytes(b) for b in x.ravel()] for x in col]
-        return pa.array(flat)
     return pa.array(col)
 
 
+TENSOR_COLUMNS = ("dtype", "shape", "value")  # the tensors kind's own columns (kinds.KINDS["tensors"])
+
+
+def _tensor_values(pa: Any, col: List[Any]) -> Tuple[Any, Any]:
+    """The tensors kind's ``value`` column as Arrow: ``(value, strings)``.
+
+    One Arrow column has one element type, and a logdir may hold string tensors next to numeric
+    ones (custom-scalar layouts next to meshes). So numbers go to ``value`` as ``list<double>``
+    (booleans as 0/1, complex numbers as interleaved real and imaginary parts) and strings to
+    ``strings`` as ``list<binary>``; each row fills one of the two and leaves the other null.
+    """
+    numbers: List[Any] = []
+    strings: List[Any] = []
+    for array in col:
+        flat = np.asarray(array).ravel()
+        if flat.dtype == object or flat.dtype.kind in "SU":
+            numbers.append(None)
+            strings.append([bytes(b) if not isinstance(b, str) else b.encode("utf-8") for b in flat])
+        else:
+            if flat.dtype.kind == "c":
+                flat = np.column_stack((flat.real, flat.imag)).ravel()
+            numbers.append(flat.astype(np.float64))
+            strings.append(None)
+    value = pa.array([None if v is None else v for v in numbers], pa.list_(pa.float64()))
+    return value, pa.array(strings, pa.list_(pa.binary()))
+
+
 def to_arrow(cols: Columns) -> Any:
-    """A ``pyarrow.Table`` (``run``/``tag`` dictionary-encoded; tensors flattened to lists)."""
+    """A ``pyarrow.Table`` (``run``/``tag`` dictionary-encoded; tensors flattened to lists, see :func:`_tensor_values`)."""
     import pyarrow as pa
 
     arrays = {
         "run": pa.DictionaryArray.from_arrays(pa.array(cols.run_code, pa.int32()), pa.array(cols.runs, pa.string())),
         "tag": pa.DictionaryArray.from_arrays(pa.array(cols.tag_code, pa.int32()), pa.array(cols.tags, pa.string())),
     }
+    tensors = all(name in cols.data for name in TENSOR_COLUMNS) and "plugin" in cols.data
     for name, col in cols.data.items():
-        arrays[name] = _arrow_column(pa, col)
+        if tensors and name == "value":
+            arrays["value"], arrays["strings"] = _tensor_values(pa, col)
+        elif tensors and name == "shape":
+            arrays[name] = pa.array(col, pa.list_(pa.int64()))
+        elif tensors and name in ("dtype", "plugin"):
+            arrays[name] = pa.array(col, pa.string())
+        else:
+            arrays[name] = _arrow_column(pa, col)
     return pa.table(arrays)
 
 
@@ -146,3 +178,59 @@ def render(cols: Columns, format: str) -> Any:
     if format == "polars":
         return to_polars(cols)
     raise ValueError(f"format must be one of {FORMATS} or 'dask', got {format!r}")
+
+
+def pivot(cols: Columns, format: str) -> Any:
+    """Scalars as a wide table: one row per ``(run, step)``, one column per tag.
+
+    Rows are ordered by run (read order), then step. A tag without a value at a step is NaN
+    (pandas) or null (Arrow, Polars). **Repeated steps:** when a tag has several values at one
+    step (a restart TensorBoard's Python layer does not purge, ``add_hparams`` writing a metric
+    at its last step, two writers), the one read last wins, as in TensorBoard's default data
+    server; the long table (``pivot=False``) keeps them all.
+    """
+    value = cols.data["value"]
+    step = cols.data["step"]
+    keys = np.empty(len(step), dtype=[("run", np.int64), ("step", np.int64)])
+    keys["run"], keys["step"] = cols.run_code, step
+    unique, inverse = np.unique(keys, return_inverse=True)
+    inverse = inverse.ravel()
+    columns: Dict[str, np.ndarray] = {}
+    present: Dict[str, np.ndarray] = {}
+    for code, name in enumerate(cols.tags):
+        rows = np.flatnonzero(cols.tag_code == code)
+        if not len(rows):
+            continue
+        where = inverse[rows]
+        # The last row of each (run, step) in read order: the first of the reversed positions.
+        _, first_reversed = np.unique(where[::-1], return_index=True)
+        last = rows[len(rows) - 1 - first_reversed]
+        out = np.full(len(unique), np.nan)
+        out[inverse[last]] = value[last]
+        mask = np.zeros(len(unique), bool)
+        mask[inverse[last]] = True
+        columns[name], present[name] = out, mask
+    run_code = unique["run"]
+    if format == "pandas":
+        import pandas as pd
+
+        frame: Dict[str, Any] = {
+            "run": pd.Categorical.from_codes(_small_codes(run_code, len(cols.runs)), categories=pd.Index(cols.runs, dtype=object)),
+            "step": unique["step"].copy(),
+        }
+        frame.update(columns)
+        return pd.DataFrame(frame, copy=False)
+    import pyarrow as pa
+
+    arrays: Dict[str, Any] = {
+        "run": pa.DictionaryArray.from_arrays(pa.array(run_code, pa.int32()), pa.array(cols.runs, pa.string())),
+        "step": pa.array(unique["step"]),
+    }
+    for name, out in columns.items():
+        arrays[name] = pa.array(out, pa.float64(), mask=~present[name])
+    table = pa.table(arrays)
+    if format == "arrow":
+        return table
+    import polars as pl
+
+    return pl.from_arrow(table)

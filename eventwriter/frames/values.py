@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Optional, Tuple
 
-_IMPLIED_PLUGIN = {"simple_value": "scalars", "histo": "histograms", "image": "images", "audio": "audio"}
+from ..metadata import IMPLIED_PLUGIN
+from ..wire import parse_file_version
+
+__all__ = ["ValueView", "value_view", "parse_file_version"]
 
 
 class ValueView(NamedTuple):
@@ -30,17 +33,9 @@ def value_view(value: Any) -> ValueView:
     if field == "tensor" and not tag:
         tag = value.node_name  # the old plugin-asset form keys untagged tensors by node name
     meta: Optional[Tuple[str, bytes]] = None
-    if field in _IMPLIED_PLUGIN:
+    if field in IMPLIED_PLUGIN:
         # The rewrite gives every old-style value fresh metadata of its plugin (content only for audio).
-        meta = (_IMPLIED_PLUGIN[field], b"")
+        meta = (IMPLIED_PLUGIN[field], b"")
     elif value.HasField("metadata"):
         meta = (value.metadata.plugin_data.plugin_name, value.metadata.plugin_data.content)
     return ValueView(tag, meta, field, getattr(value, field) if field else None)
-
-
-def parse_file_version(text: str) -> float:
-    """The number after ``brain.Event:`` as the Python loader parses it (-1 if it is not a number)."""
-    try:
-        return float(text.split("brain.Event:")[-1])
-    except ValueError:
-        return -1.0

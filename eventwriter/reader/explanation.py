@@ -25,9 +25,21 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ..crc import masked_crc32c
+from ..metadata import (
+    PLUGIN_AUDIO,
+    PLUGIN_CUSTOM_SCALARS,
+    PLUGIN_HISTOGRAMS,
+    PLUGIN_HPARAMS,
+    PLUGIN_IMAGES,
+    PLUGIN_MESH,
+    PLUGIN_PR_CURVES,
+    PLUGIN_SCALARS,
+    PLUGIN_TEXT,
+)
 from ..record import FOOTER_SIZE, HEADER_SIZE, MAX_RECORD_LENGTH
+from ..wire import FIXED32, FIXED64, LENGTH_DELIMITED, VARINT
 
-WIRE_TYPES = {0: "VARINT", 1: "I64", 2: "LEN", 5: "I32"}
+WIRE_TYPES = {VARINT: "VARINT", FIXED64: "I64", LENGTH_DELIMITED: "LEN", FIXED32: "I32"}
 """Names of the protobuf wire types that proto3 uses (3 and 4, groups, never appear)."""
 
 _HEX_BYTES = 12  # bytes shown on one line before "…"
@@ -197,20 +209,20 @@ def decode_fields(buf: bytes, descriptor: Any, base: int = 0) -> List[Field]:
             raise WireError(f"field number 0 at byte {base + start}")
         fdesc = descriptor.fields_by_number.get(number) if descriptor is not None else None
         ftype = fdesc.type if fdesc is not None else None
-        if wire == 0:
+        if wire == VARINT:
             raw, pos = _varint(buf, pos, end)
             head, body = buf[start:pos], b""
             value: Any = _scalar(ftype, raw) if ftype in _VARINT_TYPES else raw
-        elif wire == 1 or wire == 5:
-            size = 8 if wire == 1 else 4
+        elif wire == FIXED64 or wire == FIXED32:
+            size = 8 if wire == FIXED64 else 4
             if pos + size > end:
                 raise WireError(f"{size}-byte field runs past the end of the message")
             head, body = buf[start:pos], buf[pos : pos + size]
             pos += size
-            formats = _I64_FORMAT if wire == 1 else _I32_FORMAT
-            fmt = formats.get(ftype, "<Q" if wire == 1 else "<I")  # type: ignore[arg-type]
+            formats = _I64_FORMAT if wire == FIXED64 else _I32_FORMAT
+            fmt = formats.get(ftype, "<Q" if wire == FIXED64 else "<I")  # type: ignore[arg-type]
             (value,) = struct.unpack(fmt, body)
-        elif wire == 2:
+        elif wire == LENGTH_DELIMITED:
             size, pos = _varint(buf, pos, end)
             if pos + size > end:
                 raise WireError(f"length {size} runs past the end of the message")
@@ -225,7 +237,7 @@ def decode_fields(buf: bytes, descriptor: Any, base: int = 0) -> List[Field]:
             item.type_name = _TYPE_NAMES.get(ftype, "")  # type: ignore[arg-type]
             if ftype == _ENUM:
                 item.type_name = _type_label(fdesc.enum_type)
-            if wire == 2:
+            if wire == LENGTH_DELIMITED:
                 body_base = base + start + len(head)
                 if ftype == _MESSAGE:
                     item.type_name = _type_label(fdesc.message_type)
@@ -238,9 +250,9 @@ def decode_fields(buf: bytes, descriptor: Any, base: int = 0) -> List[Field]:
                 else:  # a packed repeated scalar
                     item.value = _packed(ftype, body)  # type: ignore[arg-type]
                     item.type_name = f"packed {item.type_name}"
-            elif (wire == 0) != (ftype in _VARINT_TYPES) or (wire == 1) != (ftype in _I64_TYPES):
+            elif (wire == VARINT) != (ftype in _VARINT_TYPES) or (wire == FIXED64) != (ftype in _I64_TYPES):
                 item.note = f"wire type {wire} does not match the declared {item.type_name}"
-        elif wire == 2:
+        elif wire == LENGTH_DELIMITED:
             item.value = body
         fields.append(item)
     _decode_embedded(fields, descriptor)
@@ -249,15 +261,15 @@ def decode_fields(buf: bytes, descriptor: Any, base: int = 0) -> List[Field]:
 
 # Plugin name -> the message its PluginData.content holds (docs/FORMAT.md §3.5).
 _PLUGIN_CONTENT = {
-    "scalars": "ScalarPluginData",
-    "images": "ImagePluginData",
-    "audio": "AudioPluginData",
-    "histograms": "HistogramPluginData",
-    "text": "TextPluginData",
-    "pr_curves": "PrCurvePluginData",
-    "mesh": "MeshPluginData",
-    "hparams": "HParamsPluginData",
-    "custom_scalars": "Layout",
+    PLUGIN_SCALARS: "ScalarPluginData",
+    PLUGIN_IMAGES: "ImagePluginData",
+    PLUGIN_AUDIO: "AudioPluginData",
+    PLUGIN_HISTOGRAMS: "HistogramPluginData",
+    PLUGIN_TEXT: "TextPluginData",
+    PLUGIN_PR_CURVES: "PrCurvePluginData",
+    PLUGIN_MESH: "MeshPluginData",
+    PLUGIN_HPARAMS: "HParamsPluginData",
+    PLUGIN_CUSTOM_SCALARS: "Layout",
 }
 # (message, bytes field) -> the message serialized in those bytes.
 _EMBEDDED = {
@@ -294,14 +306,14 @@ def _decode_embedded(fields: List[Field], descriptor: Any) -> None:
         content = _first(fields, "content")
         if message and content is not None:
             _decode_as(content, message, f"content of plugin {plugin!r}")
-        elif message and plugin != "custom_scalars" and name is not None:
+        elif message and plugin != PLUGIN_CUSTOM_SCALARS and name is not None:
             name.note = f"no content: an empty {message} (version 0)"
     elif label == "Summary.Value":
         metadata = _first(fields, "metadata")
         plugin_data = _first(metadata.children, "plugin_data") if metadata else None
         name = _first(plugin_data.children, "plugin_name") if plugin_data else None
         tensor = _first(fields, "tensor")
-        if name is not None and name.value == "custom_scalars" and tensor is not None:
+        if name is not None and name.value == PLUGIN_CUSTOM_SCALARS and tensor is not None:
             for item in tensor.children:
                 if item.name == "string_val":
                     _decode_as(item, "Layout", "custom-scalar layout")
@@ -309,7 +321,7 @@ def _decode_embedded(fields: List[Field], descriptor: Any) -> None:
             _decode_tensor_content(tensor)
     for item in fields:
         message = _EMBEDDED.get((label, item.name))
-        if message and item.wire_type == 2:
+        if message and item.wire_type == LENGTH_DELIMITED:
             _decode_as(item, message, f"serialized {message}")
 
 
@@ -472,7 +484,7 @@ def _render_fields(out: List[str], fields: List[Field], descriptor: Any, depth: 
         wire = WIRE_TYPES.get(item.wire_type, str(item.wire_type))
         name = item.name or "(not in eventwriter's schema)"
         label = f"{indent}{item.number} {name}"
-        if item.children or (item.name and item.value is None and item.wire_type == 2):
+        if item.children or (item.name and item.value is None and item.wire_type == LENGTH_DELIMITED):
             hexed = _hex(item.head)
             kind = f"{wire} {item.type_name}, {len(item.body)} bytes"
             described = f"{label} ({kind})"

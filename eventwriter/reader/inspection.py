@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
 from ..logdir import PathLike, run_files
-from ..metadata import plugin_of
+from ..metadata import PLUGIN_GRAPH_TAGGED_RUN_METADATA, PLUGIN_GRAPHS, RUN_GRAPH_TAG, plugin_of
 from ..record import CorruptRecordError
 from .events import read_file_events
 
@@ -101,7 +101,7 @@ def _describe_file(info: RunInfo, file_path: str, storage_options: Optional[Mapp
             for value in event.summary.value:
                 info.tags.setdefault(value.tag, TagInfo(plugin_of(value))).add(event.step, event.wall_time)
         elif what == "graph_def":
-            info.tags.setdefault("__run_graph__", TagInfo("graphs")).add(event.step, event.wall_time)
+            info.tags.setdefault(RUN_GRAPH_TAG, TagInfo(PLUGIN_GRAPHS)).add(event.step, event.wall_time)
         elif what == "tagged_run_metadata":
             name = event.tagged_run_metadata.tag
-            info.tags.setdefault(name, TagInfo("graph_tagged_run_metadata")).add(event.step, event.wall_time)
+            info.tags.setdefault(name, TagInfo(PLUGIN_GRAPH_TAGGED_RUN_METADATA)).add(event.step, event.wall_time)

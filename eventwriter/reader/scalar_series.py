@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Mapping, Optional
 from .. import protos
 from ..logdir import PathLike, run_files
 from ..metadata import PLUGIN_SCALARS, plugin_of
+from ..wire import SESSION_START, parse_file_version
 from .events import EventRecord, read_file_events
 
 
@@ -37,55 +38,108 @@ def _scalar_of(value: "protos.Summary.Value", plugin: str, rec: "EventRecord") -
     kind = value.WhichOneof("value")
     if kind == "simple_value":
         return value.simple_value
-    if kind == "tensor" and plugin == PLUGIN_SCALARS:
+    if kind == "tensor" and plugin in (PLUGIN_SCALARS, ""):  # "": the tag's metadata may come later
         from ..tensor_codec import tensor_to_numpy
 
-        # Check the declared shape before decoding anything: memory must follow the file's bytes,
-        # never a shape the record merely claims.
+        # tensor_to_numpy never allocates a declared shape (one value broadcast to billions of
+        # elements is a view), so memory follows the file's bytes, not the record's claim.
         dims = [d.size for d in value.tensor.tensor_shape.dim]
-        if any(size != 1 for size in dims):
-            reason = f"shape {dims}, not a single value"
-        else:
-            try:
-                array = tensor_to_numpy(value.tensor)
-                if array.dtype.kind not in "biuf":
-                    reason = f"dtype {array.dtype} is not a real number"
-                elif array.size != 1:
-                    reason = f"{array.size} values for shape {dims}"
-                else:
-                    return float(array.reshape(()))
-            except (ValueError, TypeError, OverflowError) as exc:
-                reason = str(exc)
+        try:
+            array = tensor_to_numpy(value.tensor)
+            if array.dtype.kind not in "biuf":
+                reason = f"dtype {array.dtype} is not a real number"
+            elif array.size != 1:
+                reason = f"shape {dims}, not a single value"
+            else:
+                return float(array.reshape(()))
+        except (ValueError, TypeError, OverflowError) as exc:
+            reason = str(exc)
+        if not plugin:
+            return None  # not (yet) a scalar tag: nothing to say about it
         warnings.warn(MalformedValueWarning(rec.path, rec.offset, value.tag, reason), stacklevel=3)
     return None
 
 
-def scalars(logdir: PathLike, storage_options: Optional[Mapping[str, Any]] = None) -> Dict[str, Dict[str, List[ScalarPoint]]]:
-    """Every scalar of every run under ``logdir``: ``{run: {tag: [ScalarPoint, ...]}}`` in file order.
+class _RunScalars:
+    """One run's scalars under the rules of TensorBoard's Python data layer (docs/FORMAT.md §5.3, §5.6).
 
-    Reads old-style ``simple_value`` and new-style rank-0 tensors of the ``scalars`` plugin. A
-    tag's plugin is taken from its first value that has metadata, as TensorBoard does. A
-    ``scalars`` tensor that is not one real number (a wrong shape or dtype, content that does
-    not match its shape) is skipped with a :class:`MalformedValueWarning` naming the file, byte
-    offset and tag; the rest of the logdir is read. Memory stays bounded by the files' sizes.
+    The same rules as :mod:`eventwriter.frames` applies: a tag belongs to the plugin of its
+    first value with metadata in the run (``simple_value`` implies ``scalars``), even when that
+    value comes after its first points; with ``file_version`` >= 2 the run's first
+    ``SessionLog.START`` is ignored and every later one drops all earlier points with
+    ``step >=`` its step; without it, a summary event whose step goes back drops the earlier
+    points of its own tags with ``step >=`` its step.
+    """
+
+    def __init__(self) -> None:
+        self.file_version: Optional[float] = None
+        self.seen_start = False
+        self.most_recent_step = -1
+        self.plugins: Dict[str, str] = {}
+        self.points: Dict[str, List[ScalarPoint]] = {}
+
+    def _purge(self, step: int, tags: Optional[List[str]]) -> None:
+        for tag in self.points if tags is None else tags:
+            if tag in self.points:
+                self.points[tag] = [p for p in self.points[tag] if p.step < step]
+
+    def add(self, rec: EventRecord) -> None:
+        """Apply one event (in read order)."""
+        event = rec.event
+        what = event.WhichOneof("what")
+        if what == "file_version":
+            self.file_version = parse_file_version(event.file_version)
+        # TensorBoard's loader turns graphs and run metadata into summary events too.
+        summary_like = what in ("summary", "graph_def", "tagged_run_metadata")
+        if self.file_version is not None and self.file_version >= 2:
+            if what == "session_log" and event.session_log.status == SESSION_START:
+                if self.seen_start:
+                    self._purge(event.step, None)
+                self.seen_start = True
+        elif summary_like and event.step < self.most_recent_step:
+            tags = [v.tag for v in event.summary.value] if what == "summary" else None
+            if tags is not None:
+                self._purge(event.step, tags)
+        if summary_like:
+            self.most_recent_step = event.step
+        if what != "summary":
+            return
+        for value in event.summary.value:
+            plugin = plugin_of(value)
+            if plugin:
+                self.plugins.setdefault(value.tag, plugin)
+            number = _scalar_of(value, self.plugins.get(value.tag, ""), rec)
+            if number is not None:
+                self.points.setdefault(value.tag, []).append(ScalarPoint(event.step, event.wall_time, number))
+
+    def series(self) -> Dict[str, List[ScalarPoint]]:
+        """The points of every tag whose plugin is ``scalars`` (tags with no point left out)."""
+        return {tag: points for tag, points in self.points.items() if points and self.plugins.get(tag) == PLUGIN_SCALARS}
+
+
+def scalars(logdir: PathLike, storage_options: Optional[Mapping[str, Any]] = None) -> Dict[str, Dict[str, List[ScalarPoint]]]:
+    """Every scalar of every run under ``logdir``: ``{run: {tag: [ScalarPoint, ...]}}`` in read order.
+
+    The same points as TensorBoard's Python data layer and :func:`eventwriter.frames.scalars`:
+    old-style ``simple_value`` and new-style one-element tensors of tags whose plugin is
+    ``scalars`` (a tag's plugin is that of its first value with metadata in the run), after
+    TensorBoard's restart rules (a second ``SessionLog.START`` drops the earlier points at or
+    after its step; in files without a ``file_version``, a step going back drops that tag's
+    later points). A ``scalars`` tensor that is not one real number (a wrong shape or dtype,
+    content that does not match its shape) is skipped with a :class:`MalformedValueWarning`
+    naming the file, byte offset and tag; the rest of the logdir is read. Memory stays bounded
+    by the files' sizes. ``logdir`` may also be a run directory.
 
     Raises:
         CorruptRecordError (and subclasses): a damaged record, with its file and byte offset.
     """
     result: Dict[str, Dict[str, List[ScalarPoint]]] = {}
     for run, files in run_files(logdir, storage_options).items():
-        plugins: Dict[str, str] = {}
-        series: Dict[str, List[ScalarPoint]] = {}
+        rules = _RunScalars()
         for file_path in files:
             for rec in read_file_events(file_path, storage_options=storage_options):
-                event = rec.event
-                if event.WhichOneof("what") != "summary":
-                    continue
-                for value in event.summary.value:
-                    plugin = plugins.setdefault(value.tag, plugin_of(value))
-                    number = _scalar_of(value, plugin, rec)
-                    if number is not None:
-                        series.setdefault(value.tag, []).append(ScalarPoint(event.step, event.wall_time, number))
+                rules.add(rec)
+        series = rules.series()
         if series:
             result[run] = series
     return result

@@ -35,16 +35,16 @@ import numpy as np
 from google.protobuf import struct_pb2
 
 from .. import protos
+from ..metadata import HPARAMS_EXPERIMENT_TAG as EXPERIMENT_TAG
+from ..metadata import HPARAMS_SESSION_END_INFO_TAG as SESSION_END_INFO_TAG
+from ..metadata import HPARAMS_SESSION_START_INFO_TAG as SESSION_START_INFO_TAG
 from ..metadata import PLUGIN_HPARAMS, summary_metadata
 from .scalar import scalar_value
 from ..stamps import check_tag
+from ..wire import float32_bytes
 from ..arrays import real_array
 
 __all__ = ["hparams_summaries", "RunHparams", "EXPERIMENT_TAG", "SESSION_START_INFO_TAG", "SESSION_END_INFO_TAG"]
-
-EXPERIMENT_TAG = "_hparams_/experiment"
-SESSION_START_INFO_TAG = "_hparams_/session_start_info"
-SESSION_END_INFO_TAG = "_hparams_/session_end_info"
 
 _KIND_NAMES: Dict[int, str] = {
     protos.HPARAM_TYPE_BOOL: "bool",
@@ -225,22 +225,33 @@ class RunHparams:
         hparam_domain_discrete: Optional[Dict[str, List[Any]]],
         step: Optional[int],
         latest_step: Callable[[str], Optional[int]],
+        latest_point: Optional[Callable[[str], Optional[Tuple[Optional[int], float]]]] = None,
     ) -> Tuple[Tuple["protos.Summary", ...], List[Metric]]:
         """What to write into the writer's own run: ``(summaries, metrics)``.
+
+        A metric whose tag already holds the same value (as float32, what ``simple_value``
+        stores) at the step it would be written at is not written again: a second point at one
+        step would be a duplicate row for every reader that keeps both (TensorBoard's Python
+        loaders, tbparse, ``frames``), and a wide table by step would have to pick one.
 
         Args:
             hparam_dict, metric_dict, hparam_domain_discrete: as for :func:`hparams_summaries`.
             step: the converted ``global_step`` (None: no step).
             latest_step: the latest step logged for a scalar tag of the run (None if never logged).
+            latest_point: ``(step, value)`` of a tag's latest scalar (None if unknown).
 
         Raises:
             TypeError, ValueError: as for :func:`hparams_summaries`; a metric that is not a real
                 number or a key that is not a str.
         """
         summaries = hparams_summaries(hparam_dict, metric_dict, hparam_domain_discrete)
-        metrics = [
-            (tag, value, step if step is not None else latest_step(tag)) for tag, value in _metric_values(metric_dict)
-        ]
+        metrics = []
+        for tag, value in _metric_values(metric_dict):
+            at = step if step is not None else latest_step(tag)
+            point = latest_point(tag) if latest_point is not None else None
+            if point is not None and point[0] == at and float32_bytes(point[1]) == float32_bytes(value):
+                continue  # already there: the same value at the same step
+            metrics.append((tag, value, at))
         if self.hparams is None:
             self.hparams = dict(hparam_dict)
             return summaries, metrics
