@@ -16,6 +16,11 @@ collect_ignore = ["installed"]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+# gcsfs's experimental zonal-bucket probe speaks gRPC over TLS, which the GCS emulator does not, so
+# each new bucket would wait for it (or hang). It is decided when gcsfs is first imported, which
+# another test (or a framework) may do before the emulator fixture runs: set it for the session.
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+
 # The real dataset shipped beside the project (shared/data/fashion-mnist); CI points here too.
 os.environ.setdefault("FASHION_MNIST_DIR", str(ROOT.parent / "shared" / "data" / "fashion-mnist"))
 
@@ -57,9 +62,6 @@ def moto_s3():
 @pytest.fixture(scope="session")
 def gcs_emulator():
     """A ``gcp-storage-emulator`` for the whole session: ``gcs_emulator.bucket()``, ``.storage_options``."""
-    # gcsfs's experimental zonal-bucket probe speaks gRPC over TLS, which the emulator does not:
-    # each new bucket would wait 60 s for it. Decided when gcsfs is imported.
-    os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
     pytest.importorskip("gcsfs")
     pytest.importorskip("gcp_storage_emulator")
     from support.stores import GcsEmulator
