@@ -66,7 +66,6 @@ def missing_modules(code: str):
 # here until its entry goes. Keyed by page and the block's first line of code.
 KNOWN_BROKEN = {
     ("docs/object-storage.md", "from eventwriter import SummaryWriter"): "uses undefined `features` and `labels`",
-    ("docs/reading.md", "from eventwriter import frames"): "reads a logdir 's3-sized-logdir' that nothing makes",
 }
 
 
