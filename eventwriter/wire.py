@@ -9,13 +9,20 @@ against TensorBoard's own ``Event`` parser. Everything else goes through :mod:`e
 Field numbers (docs/FORMAT.md §3.1, §3.2): Event 1 wall_time (double), 2 step (int64), 3 file_version
 (string), 4 graph_def (bytes), 5 summary, 7 session_log, 8 tagged_run_metadata,
 10 source_metadata; TaggedRunMetadata 1 tag, 2 run_metadata (bytes); Summary 1 value; Summary.Value 1 tag,
-2 simple_value (float); SourceMetadata 1 writer; SessionLog 1 status.
+2 simple_value (float), 8 tensor, 9 metadata; TensorProto 1 dtype, 5 float_val (packed);
+SummaryMetadata 1 plugin_data; PluginData 1 plugin_name; SourceMetadata 1 writer; SessionLog 1 status.
+The new-style scalar (a rank-0 DT_FLOAT tensor with ``scalars`` metadata, as the framework adapters
+write ``tf.summary.scalar``'s) is encoded here too: :func:`tensor_scalar_parts`.
 """
 
 from __future__ import annotations
 
 import math
 import struct
+from functools import lru_cache
+from typing import Tuple
+
+from .metadata import PLUGIN_SCALARS
 
 _KEYED_DOUBLE = struct.Struct("<Bd")
 _FLOAT = struct.Struct("<f")
@@ -181,6 +188,49 @@ def file_version_event(wall_time: float, writer_name: str | None, step: int | No
     if writer_name:
         out += length_delimited(_KEY_SOURCE_METADATA, length_delimited(bytes((KEY_SOURCE_WRITER,)), writer_name.encode("utf-8")))
     return out
+
+
+@lru_cache(maxsize=1)
+def float_dtype_field() -> bytes:
+    """``TensorProto.dtype = DT_FLOAT``, key included (the enum value read from :mod:`eventwriter.protos` once)."""
+    from .protos import DT_FLOAT
+
+    return bytes((KEY_DTYPE, DT_FLOAT))
+
+
+@lru_cache(maxsize=1)
+def float_tensor_head() -> bytes:
+    """A rank-0 ``TensorProto{dtype: DT_FLOAT, float_val: [v]}`` up to ``v``'s 4 float32 bytes.
+
+    No ``tensor_shape`` (an empty shape is rank 0) and ``float_val`` packed: what protobuf writes for
+    ``scalar_summary(tag, v, new_style=True)``'s tensor.
+    """
+    return float_dtype_field() + bytes((KEY_FLOAT_VAL, 4))
+
+
+@lru_cache(maxsize=1)
+def scalars_metadata_field() -> bytes:
+    """``Summary.Value.metadata = SummaryMetadata{plugin_data{plugin_name: "scalars"}}``, key included."""
+    plugin_data = length_delimited(bytes((KEY_PLUGIN_NAME,)), PLUGIN_SCALARS.encode("ascii"))
+    return length_delimited(bytes((KEY_METADATA,)), length_delimited(bytes((KEY_PLUGIN_DATA,)), plugin_data))
+
+
+def tensor_scalar_parts(tag: str) -> Tuple[bytes, bytes]:
+    """A new-style scalar's ``Event.summary`` field split around the 4 float32 bytes of its value.
+
+    ``Event.summary{value{tag, tensor{DT_FLOAT, float_val: [v]}, metadata{"scalars"}}}`` is
+    ``head + float32_bytes(v) + tail``, byte for byte what protobuf writes for
+    ``scalar_summary(tag, v, new_style=True)`` (the frames fast path decodes this shape). Every
+    part but the value is the same for every value of a tag, so it is computed once per tag;
+    put :func:`event_prefix` in front.
+    """
+    tensor = float_tensor_head()
+    entry = length_delimited(_KEY_TAG, tag.encode("utf-8")) if tag else b""  # proto3 omits an empty string
+    entry += bytes((KEY_TENSOR,)) + varint(len(tensor) + 4) + tensor
+    tail = scalars_metadata_field()
+    value_len = len(entry) + 4 + len(tail)
+    value_field = _KEY_VALUE + varint(value_len)
+    return _KEY_SUMMARY + varint(len(value_field) + value_len) + value_field + entry, tail
 
 
 def session_start_event(wall_time: float, step: int | None) -> bytes:

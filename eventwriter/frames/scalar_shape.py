@@ -31,13 +31,8 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from ..metadata import PLUGIN_SCALARS
 from ..wire import (
-    KEY_DTYPE,
     KEY_FLOAT_VAL,
-    KEY_METADATA,
-    KEY_PLUGIN_DATA,
-    KEY_PLUGIN_NAME,
     KEY_SIMPLE_VALUE,
     KEY_STEP,
     KEY_SUMMARY,
@@ -47,6 +42,9 @@ from ..wire import (
     KEY_TENSOR_SHAPE,
     KEY_VALUE,
     KEY_WALL_TIME,
+    float_dtype_field,
+    float_tensor_head,
+    scalars_metadata_field,
 )
 
 _STEP_AT = 10  # the step varint starts after the wall_time key and its 8 bytes, and the step key
@@ -71,18 +69,13 @@ class Template:
 
 @lru_cache(maxsize=1)
 def templates() -> Tuple[Template, ...]:
-    """Every scalar record shape the fast path decodes (protobuf's enum values are read once, here)."""
-    from .. import protos
-
-    name = PLUGIN_SCALARS.encode("ascii")
-    plugin_data = bytes((KEY_PLUGIN_NAME, len(name))) + name
-    metadata = bytes((KEY_PLUGIN_DATA, len(plugin_data))) + plugin_data
-    meta_suffix = bytes((KEY_METADATA, len(metadata))) + metadata
-    dtype = bytes((KEY_DTYPE, protos.DT_FLOAT))
+    """Every scalar record shape the fast path decodes (the shapes eventwriter writes come from :mod:`eventwriter.wire`)."""
+    meta_suffix = scalars_metadata_field()
+    dtype = float_dtype_field()
     empty_shape = bytes((KEY_TENSOR_SHAPE, 0))
     tensors = (
         dtype + empty_shape + bytes((KEY_TENSOR_CONTENT, 4)),  # TensorFlow 2
-        dtype + bytes((KEY_FLOAT_VAL, 4)),  # torch / eventwriter new_style
+        float_tensor_head(),  # torch / eventwriter new_style and the framework adapters
         dtype + empty_shape + bytes((KEY_FLOAT_VAL, 4)),  # TensorBoard's scalar_pb
     )
     out = [Template(bytes((KEY_SIMPLE_VALUE,)), b"", tensor=False, meta=True)]

@@ -69,3 +69,33 @@ def test_summary_graph_and_run_metadata_events_match_protobuf():
         wall_time=3.5, tagged_run_metadata=protos.TaggedRunMetadata(tag="step1", run_metadata=run_metadata.SerializeToString())
     )
     assert wire.tagged_run_metadata_event(3.5, "step1", run_metadata.SerializeToString()) == expected.SerializeToString()
+
+
+@pytest.mark.parametrize("tag", ["loss", "x" * 200, "ünï/código", ""])
+@pytest.mark.parametrize("step", [None, 0, 5, 2**40, -1])
+def test_tensor_scalar_parts_complete_to_protobufs_bytes(tag, step):
+    """The new-style scalar (the framework adapters' per-batch path) is what protobuf writes for
+    ``scalar_summary(new_style=True)``, and TensorBoard reads a rank-0 float tensor with ``scalars`` metadata."""
+    from eventwriter.summaries.scalar import scalar_summary
+
+    head, tail = wire.tensor_scalar_parts(tag)
+    ours = wire.event_prefix(5.0, step) + head + wire.float32_bytes(0.25) + tail
+    expected = protos.Event(wall_time=5.0, summary=scalar_summary(tag, 0.25, new_style=True))
+    if step is not None:
+        expected.step = step
+    assert ours == expected.SerializeToString()
+    (value,) = tb_event_pb2.Event.FromString(ours).summary.value
+    assert value.metadata.plugin_data.plugin_name == "scalars"
+    assert value.tensor.dtype == 1 and list(value.tensor.float_val) == [0.25] and not value.tensor.tensor_shape.dim
+
+
+def test_tensor_scalars_take_the_frames_fast_path():
+    import numpy as np
+
+    from eventwriter.frames.scalar_shape import decode_scalars
+
+    head, tail = wire.tensor_scalar_parts("loss")
+    payloads = [wire.event_prefix(1.0 + s, s) + head + wire.float32_bytes(s / 4) + tail for s in range(1, 9)]
+    rows = decode_scalars(np.frombuffer(b"".join(payloads), np.uint8).reshape(len(payloads), -1).T.copy())
+    assert rows.step.tolist() == list(range(1, 9)) and rows.value.tolist() == [s / 4 for s in range(1, 9)]
+    assert rows.meta.all() and rows.tags == [b"loss"]
