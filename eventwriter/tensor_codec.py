@@ -38,23 +38,32 @@ _DTYPES: Dict[np.dtype, int] = {
 def tensor_proto(array: np.ndarray) -> "protos.TensorProto":
     """Build a ``TensorProto`` with an explicit shape that TensorBoard decodes back to ``array``.
 
-    Numbers go little-endian into ``tensor_content``; strings (numpy ``U``/``S`` arrays) into
-    ``string_val`` as UTF-8.
+    Numbers go little-endian into ``tensor_content``; strings (numpy ``U``/``S`` arrays, or object
+    arrays of ``str``/``bytes``, which keep trailing NUL characters) into ``string_val``, ``str``
+    as UTF-8.
 
     Raises:
-        TypeError: the dtype has no TensorBoard equivalent (object, datetime, ...).
+        TypeError: the dtype has no TensorBoard equivalent (datetime, ...), or an object array
+            holds something other than ``str`` and ``bytes``.
     """
     array = np.asarray(array)
     shape = protos.TensorShapeProto(dim=[protos.TensorShapeProto.Dim(size=int(d)) for d in array.shape])
-    if array.dtype.kind in "US":
-        flat = array.reshape(-1)
-        values = [v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in flat.tolist()]
+    if array.dtype.kind in "USO":
+        values = [_string_bytes(v) for v in array.reshape(-1).tolist()]
         return protos.TensorProto(dtype=protos.DT_STRING, tensor_shape=shape, string_val=values)
     dtype = _DTYPES.get(array.dtype.newbyteorder("="))
     if dtype is None:
         raise TypeError(f"arrays of dtype {array.dtype} cannot be stored in a TensorBoard tensor")
     content = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
     return protos.TensorProto(dtype=dtype, tensor_shape=shape, tensor_content=content)  # type: ignore[arg-type]
+
+
+def _string_bytes(value: Any) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    raise TypeError(f"an object array can be stored in a TensorBoard tensor only if it holds str and bytes, got {type(value).__name__}")
 
 
 _TYPED_FIELDS: Dict[int, Tuple[str, Any]] = {
