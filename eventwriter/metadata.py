@@ -27,6 +27,9 @@ PLUGIN_GRAPH_RUN_METADATA = "graph_run_metadata"
 PLUGIN_GRAPH_RUN_METADATA_GRAPH = "graph_run_metadata_graph"
 PLUGIN_GRAPH_KERAS_MODEL = "graph_keras_model"
 
+GRAPH_KERAS_MODEL_CONTENT = b"1"
+"""The ``graph_keras_model`` plugin's metadata content: Keras's format version of the model config."""
+
 RUN_GRAPH_TAG = "__run_graph__"
 """The tag TensorBoard's loaders file an ``Event.graph_def`` under (docs/FORMAT.md §5.3)."""
 

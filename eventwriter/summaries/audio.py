@@ -14,6 +14,10 @@ Why [1] and not TensorBoard's own [k, 2] (clip, label) layout: the Python loader
 the clips only while migrating values whose data class is unset. With the data class set, it keeps
 [1, 2], counts two blobs per step and serves a numpy row instead of the WAV bytes (checked against a
 running ``tensorboard --load_fast=false``). Rank 1 with an explicit data class works in both loaders.
+
+:func:`tf_audio_summary` writes ``tf.summary.audio``'s shape instead, for the framework adapters
+(CLU, Flax): ``[n, 2]`` rows (multi-channel WAV, empty label), no data class, samples rounded as
+``tf.audio.encode_wav`` rounds them. Both go through one WAV encoder, :func:`wav_bytes`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import numpy as np
 from .. import protos
 from ..metadata import PLUGIN_AUDIO, summary_metadata
 from ..arrays import real_array
+from ..tensor_codec import tensor_proto
 from ..stamps import user_stacklevel
 
 _INT16_MAX = 32767
@@ -67,20 +72,68 @@ def audio_summary(tag: str, snd_tensor: Any, sample_rate: float = 44100) -> "pro
         samples = np.clip(samples, -1, 1)
     # float32 input is scaled in float32 like torch, so the truncated int16 values are identical.
     pcm = (samples * _INT16_MAX).astype("<i2")
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(pcm.tobytes())
     tensor = protos.TensorProto(
         dtype=protos.DT_STRING,
         tensor_shape=protos.TensorShapeProto(dim=[protos.TensorShapeProto.Dim(size=1)]),
-        string_val=[buffer.getvalue()],
+        string_val=[wav_bytes(pcm[:, None], rate)],
     )
-    content = protos.AudioPluginData(encoding=protos.AUDIO_ENCODING_WAV).SerializeToString()
-    metadata = summary_metadata(PLUGIN_AUDIO, content, protos.DATA_CLASS_BLOB_SEQUENCE)
+    metadata = summary_metadata(PLUGIN_AUDIO, _wav_content(), protos.DATA_CLASS_BLOB_SEQUENCE)
     return protos.Summary(value=[protos.Summary.Value(tag=tag, tensor=tensor, metadata=metadata)])
+
+
+def tf_audio_summary(tag: str, audio: Any, sample_rate: int, max_outputs: int = 3) -> "protos.Summary":
+    """Summary as ``tf.summary.audio`` writes it: several clips as samples of one tensor.
+
+    The value is a ``DT_STRING`` tensor of shape ``[n, 2]``, one row (16-bit PCM WAV, empty label)
+    for each of the first ``n = min(k, max_outputs)`` clips; metadata plugin ``audio``, content
+    ``AudioPluginData{encoding: WAV}``, no data class (the Python loader reduces ``[n, 2]`` to
+    the clips only without one; see the module docstring). Samples are ×32768, rounded half away
+    from zero and clamped to int16, as ``tf.audio.encode_wav``; NaN becomes 0. Values are not
+    clipped to [-1, 1] first (Flax's writer clips, CLU's does not).
+
+    Args:
+        tag: the series name.
+        audio: ``[k, frames, channels]`` array-like of floats in [-1, 1].
+        sample_rate: samples per second, a positive integer.
+        max_outputs: at most this many clips are kept (0 or less: none).
+
+    Returns:
+        ``Summary`` with one ``tensor`` value and ``audio`` metadata.
+
+    Raises:
+        TypeError: ``audio`` is not real-valued.
+        ValueError: ``audio`` is not ``[k, frames, channels]``, or ``sample_rate`` is not a
+            positive integer.
+    """
+    data = real_array(audio, "audio")
+    if data.ndim != 3:
+        raise ValueError(f"audio must be [k, frames, channels], got shape {data.shape}")
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or not 0 < sample_rate <= _WAV_MAX_RATE:
+        raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}")
+    clips = []
+    for clip in data[: max(0, int(max_outputs))]:
+        scaled = (clip.astype(np.float32) * np.float32(32768.0)).astype(np.float64)  # exact: a power of two
+        rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)  # C's roundf: halves away from zero
+        clips.append(wav_bytes(np.clip(np.nan_to_num(rounded), -32768, 32767).astype("<i2"), int(sample_rate)))
+    rows = np.array([[clip, b""] for clip in clips], dtype=object).reshape(len(clips), 2)
+    value = protos.Summary.Value(tag=tag, tensor=tensor_proto(rows), metadata=summary_metadata(PLUGIN_AUDIO, _wav_content()))
+    return protos.Summary(value=[value])
+
+
+def wav_bytes(pcm: np.ndarray, sample_rate: int) -> bytes:
+    """A RIFF/WAVE PCM file of ``[frames, channels]`` 16-bit samples, written by the stdlib ``wave`` module."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(pcm.shape[1])
+        wav.setsampwidth(2)
+        wav.setframerate(sample_rate)
+        wav.writeframes(np.ascontiguousarray(pcm, dtype="<i2").tobytes())
+    return buffer.getvalue()
+
+
+def _wav_content() -> bytes:
+    """``AudioPluginData{encoding: WAV}``: the ``audio`` plugin's metadata content."""
+    return protos.AudioPluginData(encoding=protos.AUDIO_ENCODING_WAV).SerializeToString()
 
 
 def _frame_rate(sample_rate: Any) -> int:

@@ -26,6 +26,9 @@ cause (torch prints the error and re-raises the bare tracer error); ``input_to_m
 ``model()`` with no arguments (torch calls ``model(None)``); a plain function can be traced as
 well; torch's ``FutureWarning`` that ``torch.jit.trace`` is deprecated is not passed on (the
 caller did not call it), the tracer's own warnings are.
+
+:func:`keras_model_summary` is the other thing the Graphs dashboard shows: a Keras model's config
+(plugin ``graph_keras_model``), as the Keras adapter writes it.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
 from .. import protos
+from ..metadata import GRAPH_KERAS_MODEL_CONTENT, PLUGIN_GRAPH_KERAS_MODEL, summary_metadata
 
 PRODUCER_VERSION = 22
 """``GraphDef.versions.producer`` as torch writes it."""
@@ -121,6 +125,26 @@ def graph_events(
         print(graph)
     nodes = _graph_nodes(torch, graph, trace)
     return protos.GraphDef(node=nodes, versions=protos.VersionDef(producer=PRODUCER_VERSION)), run_metadata()
+
+
+def keras_model_summary(tag: str, config_json: str) -> "protos.Summary":
+    """Summary as Keras's ``keras_model_summary`` writes it: the Graphs dashboard's conceptual graph.
+
+    The model's JSON config (``model.to_json()``) as a rank-0 ``DT_STRING`` tensor, metadata plugin
+    ``graph_keras_model`` with content ``b"1"`` (Keras's format version).
+
+    Raises:
+        TypeError: ``config_json`` is not a str.
+    """
+    import numpy as np
+
+    from ..tensor_codec import tensor_proto
+
+    if not isinstance(config_json, str):
+        raise TypeError(f"config_json must be a str, got {type(config_json).__name__}")
+    metadata = summary_metadata(PLUGIN_GRAPH_KERAS_MODEL, GRAPH_KERAS_MODEL_CONTENT)
+    tensor = tensor_proto(np.array(config_json, dtype=object))
+    return protos.Summary(value=[protos.Summary.Value(tag=tag, tensor=tensor, metadata=metadata)])
 
 
 def onnx_graph_def(path: Any) -> "protos.GraphDef":

@@ -25,6 +25,10 @@ Differences from torch:
   indexed by the value's exponent and top mantissa bits plus one integer comparison, instead of
   numpy.histogram's sort. The counts are identical (tests/summaries/test_histogram.py checks every edge and
   its neighbouring floats against numpy.histogram).
+
+:func:`tf_histogram_summary` writes ``tf.summary.histogram``'s shape instead, for the framework
+adapters (Keras, CLU, Flax): a ``[k, 3]`` float64 tensor of equal-width buckets
+(:func:`tf_histogram_buckets`) with ``histograms`` metadata.
 """
 
 from __future__ import annotations
@@ -39,8 +43,13 @@ import numpy as np
 
 from .. import protos
 from ..arrays import real_array
+from ..metadata import PLUGIN_HISTOGRAMS, summary_metadata
+from ..tensor_codec import tensor_proto
 
-__all__ = ["histogram_summary", "histogram_raw_summary", "tensorflow_bin_edges"]
+__all__ = ["histogram_summary", "histogram_raw_summary", "tensorflow_bin_edges", "tf_histogram_summary", "tf_histogram_buckets"]
+
+TF_BUCKET_COUNT = 30
+"""``tf.summary.histogram``'s default number of buckets."""
 
 _NUMPY_BIN_ESTIMATORS = frozenset(("auto", "fd", "doane", "scott", "stone", "rice", "sturges", "sqrt"))
 
@@ -422,3 +431,54 @@ def histogram_raw_summary(
         **stats,
     )
     return protos.Summary(value=[protos.Summary.Value(tag=tag, histo=histo)])
+
+
+def tf_histogram_summary(tag: str, values: Any, buckets: Optional[int] = None) -> "protos.Summary":
+    """Summary as ``tf.summary.histogram`` writes it: a ``[k, 3]`` float64 tensor, ``histograms`` metadata.
+
+    Args:
+        tag: the series name.
+        values: numbers of any real dtype and shape (flattened).
+        buckets: the number of buckets (None: 30); see :func:`tf_histogram_buckets`.
+
+    Returns:
+        ``Summary`` with one ``tensor`` value and ``histograms`` metadata (empty content).
+
+    Raises:
+        TypeError: ``values`` is not real-numeric.
+        ValueError: ``buckets`` is negative, or the values are not all finite.
+    """
+    tensor = tensor_proto(tf_histogram_buckets(values, buckets))
+    return protos.Summary(value=[protos.Summary.Value(tag=tag, tensor=tensor, metadata=summary_metadata(PLUGIN_HISTOGRAMS))])
+
+
+def tf_histogram_buckets(values: Any, bucket_count: Optional[int] = None) -> np.ndarray:
+    """``tf.summary.histogram``'s buckets: ``[k, 3]`` float64 rows (left edge, right edge, count).
+
+    ``bucket_count`` (default 30) equal-width buckets from the minimum to the maximum; a value on an
+    inner edge counts in the bucket to its right, the maximum in the last one. All values equal:
+    every edge is that value and the last bucket holds the count. No values: ``bucket_count`` zero rows.
+
+    Raises:
+        TypeError: ``values`` is not real-numeric.
+        ValueError: ``bucket_count`` is negative, or the values are not all finite.
+    """
+    count = TF_BUCKET_COUNT if bucket_count is None else int(bucket_count)
+    if count < 0:
+        raise ValueError(f"the number of histogram buckets must be >= 0, got {bucket_count!r}")
+    data = real_array(values, "values").reshape(-1).astype(np.float64)
+    if count == 0 or data.size == 0:
+        return np.zeros((count, 3))
+    if not np.all(np.isfinite(data)):
+        raise ValueError("histogram values must be finite (NaN or infinity found)")
+    low, high = data.min(), data.max()
+    if high == low:
+        counts = np.zeros(count)
+        counts[-1] = data.size
+        edges = np.full(count, high)
+        return np.stack([edges, edges, counts], axis=1)
+    index = np.minimum(np.floor((data - low) / ((high - low) / count)).astype(np.int64), count - 1)
+    counts = np.bincount(index, minlength=count).astype(np.float64)
+    edges = np.linspace(low, high, count + 1)
+    edges[-1] = high
+    return np.stack([edges[:-1], edges[1:], counts], axis=1)

@@ -24,12 +24,18 @@ Value types: ``bool`` (also numpy bools) → ``bool_value`` with type BOOL; ``st
   requires the exact Python type of the value).
 * ``metric_dict`` values must be real numbers or bools (one-element tensors too); NaN and infinity are
   allowed, as scalars allow them (a diverged run's loss is worth seeing).
+
+:func:`tf_hparams_summary` writes what TensorBoard's ``hparams()`` (``hparams_pb``) writes instead,
+for the framework adapters (CLU, Flax): the session start info alone, with a group name and a
+start time, so that the dashboard infers its columns (the run's scalars become its metrics).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import warnings
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 from google.protobuf import struct_pb2
@@ -43,8 +49,11 @@ from .scalar import scalar_value
 from ..stamps import check_tag
 from ..wire import float32_bytes
 from ..arrays import real_array
+from ..tensor_codec import tensor_proto
 
-__all__ = ["hparams_summaries", "RunHparams", "EXPERIMENT_TAG", "SESSION_START_INFO_TAG", "SESSION_END_INFO_TAG"]
+__all__ = [
+    "hparams_summaries", "tf_hparams_summary", "RunHparams", "EXPERIMENT_TAG", "SESSION_START_INFO_TAG", "SESSION_END_INFO_TAG"
+]
 
 _KIND_NAMES: Dict[int, str] = {
     protos.HPARAM_TYPE_BOOL: "bool",
@@ -193,6 +202,43 @@ def hparams_summaries(
             ),
         ),
     )
+
+
+def tf_hparams_summary(hparams: Mapping[str, Any], start_time_secs: float) -> "protos.Summary":
+    """The Summary of TensorBoard's ``hparams(hparams)``: ``_hparams_/session_start_info`` only.
+
+    ``HParamsPluginData{session_start_info{hparams, group_name, start_time_secs}}`` as metadata
+    content, the group name the SHA-256 of the hparams' JSON (keys sorted, as TensorBoard derives
+    it), no experiment; an empty ``DT_FLOAT`` tensor of shape ``[0]`` as ``tf.summary`` writes
+    next to it. Value types as for :func:`hparams_summaries` (None is refused here).
+
+    Args:
+        hparams: ``{name: value}``, values bool, str or real numbers (numpy scalars too).
+        start_time_secs: the session's start, seconds since the epoch.
+
+    Raises:
+        TypeError: a key is not a str, or a value is not a bool, number or str.
+    """
+    normal: Dict[str, Any] = {}
+    start_info = protos.SessionStartInfo()
+    for key, value in hparams.items():
+        if not isinstance(key, str):
+            raise TypeError(f"hparams keys must be str, got {type(key).__name__}")
+        if isinstance(value, np.generic):
+            value = value.item()
+        kind, python_value = _classify(value, f"hparams[{key!r}]")
+        normal[key] = value if type(value) in (bool, int, float, str) else python_value  # ints stay ints in the JSON
+        start_info.hparams[key].CopyFrom(_struct_value(kind, python_value))
+    start_info.group_name = hashlib.sha256(json.dumps(normal, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+    start_info.start_time_secs = float(start_time_secs)
+    # deterministic: hparams map entries in key order, as for hparams_summaries
+    content = protos.HParamsPluginData(session_start_info=start_info).SerializeToString(deterministic=True)
+    value = protos.Summary.Value(
+        tag=SESSION_START_INFO_TAG,
+        tensor=tensor_proto(np.zeros(0, np.float32)),
+        metadata=summary_metadata(PLUGIN_HPARAMS, content),
+    )
+    return protos.Summary(value=[value])
 
 
 Metric = Tuple[str, float, Optional[int]]

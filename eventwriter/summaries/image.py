@@ -16,6 +16,10 @@ Pixel rules (torch's, so the decoded pixels equal torch's):
 
 The PNG is written by :mod:`eventwriter.summaries.png` (zlib level 1): the decoded pixels are torch's, the
 bytes are not. Pillow is needed only for boxes (``ImageDraw``) and ``rescale``.
+
+:func:`tf_image_summary` writes ``tf.summary.image``'s shape instead, for the framework adapters
+(Keras, CLU, Flax): up to ``max_outputs`` images of a batch as samples of one new-style tensor,
+pixels converted by ``tf.image.convert_image_dtype``'s rule (:func:`tf_pixels`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ import numpy as np
 from .. import protos
 from .png import encode_png
 from ..arrays import real_array
+from ..metadata import PLUGIN_IMAGES, summary_metadata
+from ..tensor_codec import tensor_proto
 
 GRID_COLUMNS = 8  # torch's make_grid default: images per row of an add_images grid
 _FORMAT_LETTERS = (frozenset("HW"), frozenset("CHW"), frozenset("NCHW"))
@@ -211,6 +217,56 @@ def to_uint8(array: np.ndarray, name: str) -> np.ndarray:
     if nan.any():  # casting NaN to uint8 is undefined (and warns): make it 0, like torch on x86
         scaled[nan] = 0
     return scaled.astype(np.uint8)
+
+
+def tf_image_summary(tag: str, images: Any, max_outputs: int = 3) -> "protos.Summary":
+    """Summary as ``tf.summary.image`` writes it: several images as samples of one tensor.
+
+    The value is a ``DT_STRING`` tensor of shape ``[2 + n]``: width, height (decimal strings), then
+    one PNG per image, for the first ``n = min(k, max_outputs)`` images; metadata plugin
+    ``images`` with empty content and no data class (as the framework adapters have always
+    written it; TensorBoard derives the data class from the plugin).
+
+    Args:
+        tag: the series name.
+        images: ``[k, h, w, c]`` array-like (numpy, JAX, torch...), ``c`` 1 to 4; pixel values as
+            :func:`tf_pixels` converts them.
+        max_outputs: at most this many images are kept (0 or less: none, only the size).
+
+    Returns:
+        ``Summary`` with one ``tensor`` value and ``images`` metadata.
+
+    Raises:
+        TypeError: ``images`` is not real-valued.
+        ValueError: not rank 4, or ``c`` not in 1..4.
+    """
+    data = real_array(images, "images")
+    if data.ndim != 4 or data.shape[-1] not in (1, 2, 3, 4):
+        raise ValueError(f"images must be [k, height, width, channels] with 1 to 4 channels, got shape {data.shape}")
+    kept = data[: max(0, int(max_outputs))]
+    encoded = [encode_png(frame) for frame in tf_pixels(kept)]
+    strings = np.array([str(data.shape[2]).encode(), str(data.shape[1]).encode(), *encoded], dtype=object)
+    value = protos.Summary.Value(tag=tag, tensor=tensor_proto(strings), metadata=summary_metadata(PLUGIN_IMAGES))
+    return protos.Summary(value=[value])
+
+
+def tf_pixels(data: np.ndarray) -> np.ndarray:
+    """Pixels as ``tf.image.convert_image_dtype(data, tf.uint8, saturate=True)`` converts them.
+
+    uint8 as is; bool to 0/255; other integers rescaled from their dtype's range (a right shift);
+    floats ×255.5 in float32, clipped to [0, 255] and truncated, NaN to 0.
+    """
+    if data.dtype == np.uint8:
+        return data
+    if data.dtype == np.bool_:
+        return data.astype(np.uint8) * 255
+    if data.dtype.kind in "iu":
+        # Integer to integer: TF scales by the ratio of the ranges (a right shift for wider types).
+        info = np.iinfo(data.dtype)
+        shift = max(0, info.bits - 8 - (1 if info.min < 0 else 0))
+        return np.clip(data.astype(np.int64) >> shift, 0, 255).astype(np.uint8)
+    scaled = data.astype(np.float32) * np.float32(255.5)  # float32 products, as TF computes them
+    return np.clip(np.nan_to_num(scaled, nan=0.0), 0, 255).astype(np.uint8)
 
 
 def _image_value(tag: str, pixels: np.ndarray) -> "protos.Summary":

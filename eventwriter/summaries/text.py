@@ -1,8 +1,13 @@
-"""Text: a string shown (as Markdown) by the Text dashboard."""
+"""Text: a string shown (as Markdown) by the Text dashboard.
+
+:func:`text_summary` is torch's ``add_text`` (tag suffix ``/text_summary``, shape ``[1]``);
+:func:`tf_text_summary` is ``tf.summary.text`` (the tag as given, a rank-0 tensor), for the
+framework adapters.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Tuple
 
 from ..metadata import PLUGIN_TEXT, summary_metadata
 
@@ -18,18 +23,25 @@ def text_summary(tag: str, text_string: Any) -> "Summary":
     Raises:
         TypeError: ``text_string`` is not ``str`` (or UTF-8 ``bytes``).
     """
-    from .. import protos
+    return _text_value(tag + TEXT_TAG_SUFFIX, text_string, (1,))
 
-    if isinstance(text_string, str):
-        data = text_string.encode("utf-8")
-    elif isinstance(text_string, bytes):
-        data = text_string
-    else:
-        raise TypeError(f"text_string must be str, got {type(text_string).__name__}")
-    tensor = protos.TensorProto(
-        dtype=protos.DT_STRING,
-        tensor_shape=protos.TensorShapeProto(dim=[protos.TensorShapeProto.Dim(size=1)]),
-        string_val=[data],
-    )
-    value = protos.Summary.Value(tag=tag + TEXT_TAG_SUFFIX, tensor=tensor, metadata=summary_metadata(PLUGIN_TEXT))
-    return protos.Summary(value=[value])
+
+def tf_text_summary(tag: str, text: Any) -> "Summary":
+    """Summary as ``tf.summary.text`` writes one string: a rank-0 DT_STRING tensor, ``text`` metadata.
+
+    Raises:
+        TypeError: ``text`` is not ``str`` (or UTF-8 ``bytes``).
+    """
+    return _text_value(tag, text, ())
+
+
+def _text_value(tag: str, text: Any, shape: Tuple[int, ...]) -> "Summary":
+    import numpy as np
+
+    from .. import protos
+    from ..tensor_codec import tensor_proto
+
+    if not isinstance(text, (str, bytes)):
+        raise TypeError(f"text_string must be str, got {type(text).__name__}")
+    tensor = tensor_proto(np.array(text, dtype=object).reshape(shape))  # object: a str is stored whole, as UTF-8
+    return protos.Summary(value=[protos.Summary.Value(tag=tag, tensor=tensor, metadata=summary_metadata(PLUGIN_TEXT))])
