@@ -1,16 +1,27 @@
-"""``Run``: one run directory of an adapter, written on the writing rank only, in ``tf.summary``'s shapes."""
+"""``Run``: one run directory of an adapter, written on the writing rank only, in ``tf.summary``'s shapes.
+
+The summaries come from the builders in :mod:`eventwriter.summaries` (the ``tf_*`` ones and
+``keras_model_summary``); the per-batch scalar is encoded by :mod:`eventwriter.wire`
+(:func:`~eventwriter.wire.tensor_scalar_parts`), so a scalar costs a dict lookup and a few
+concatenations. Both go to the run's event file through ``SummaryWriter.file_writer``, torch's
+public attribute.
+"""
 
 from __future__ import annotations
 
-import struct
 import sys
 import time
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Union
 
 from eventwriter import NullWriter, SummaryWriter, distributed
-from eventwriter.integrations import _summaries
+from eventwriter.stamps import check_tag, event_step
+from eventwriter.wire import event_prefix, float32_bytes, tensor_scalar_parts
+from eventwriter.writer import MAX_TRACKED_TAGS
 
-_pack_float32 = struct.Struct("<f").pack
+if TYPE_CHECKING:
+    from eventwriter.event_file import EventFileWriter
+    from eventwriter.protos import Summary
+
 _now = time.time
 
 
@@ -49,7 +60,7 @@ class Run:
         self._rank = rank
         self._options = {k: v for k, v in (options or {}).items() if v is not None}
         self._writer: Optional[Union[SummaryWriter, NullWriter]] = None
-        self._prefixes: Dict[str, Tuple[bytes, bytes]] = {}
+        self._scalar_parts: Dict[str, Tuple[bytes, bytes]] = {}
 
     @property
     def writer(self) -> Union[SummaryWriter, NullWriter]:
@@ -64,26 +75,29 @@ class Run:
         return isinstance(self.writer, SummaryWriter)
 
     def scalar(self, tag: str, value: float, step: Any) -> None:
-        """A rank-0 DT_FLOAT tensor with ``scalars`` metadata, as ``tf.summary.scalar`` writes it."""
+        """A rank-0 DT_FLOAT tensor with ``scalars`` metadata, as ``tf.summary.scalar`` writes it.
+
+        Raises:
+            TypeError: ``tag`` is not a str, or ``step`` not an integer.
+            ValueError: ``step`` is outside the int64 range.
+        """
         writer = self.writer
         if not isinstance(writer, SummaryWriter):
             return
-        parts = self._prefixes.get(tag)
+        parts = self._scalar_parts.get(tag)
         if parts is None:
-            if not isinstance(tag, str):
-                raise TypeError(f"tag must be a str, got {type(tag).__name__}")
-            parts = self._prefixes[tag] = (_summaries.scalar_event_parts(tag), _summaries.scalar_prefix(tag))
-        if type(step) is int and step >= 0:
-            # The per-batch path: the whole Event encoded here, only wall time, step and value new.
-            _file_writer(writer).add_event(_summaries.event_head(_now(), step) + parts[0] + _pack_float32(value))
-        else:  # other step types (numpy, floats, negative): the writer's step rules and errors
-            _file_writer(writer).add_summary(parts[1] + _pack_float32(value), step)
+            parts = tensor_scalar_parts(check_tag(tag))
+            if len(self._scalar_parts) < MAX_TRACKED_TAGS:  # bounded, as the writer's own prefixes
+                self._scalar_parts[tag] = parts
+        # The per-batch path: the whole Event encoded here, only wall time, step and value new.
+        event = event_prefix(_now(), event_step(step)) + parts[0] + float32_bytes(value) + parts[1]
+        _file_writer(writer).write_event(event)
 
-    def summary(self, body: bytes, step: Any) -> None:
-        """Write one encoded Summary at ``step``."""
+    def summary(self, summary: "Summary", step: Any) -> None:
+        """Write one Summary (a builder's) at ``step``."""
         writer = self.writer
         if isinstance(writer, SummaryWriter):
-            _file_writer(writer).add_summary(body, step)
+            _file_writer(writer).add_summary(summary, step)
 
     def flush(self) -> None:
         """Flush the writer, if one was made."""
@@ -97,7 +111,7 @@ class Run:
             self._writer = None
 
 
-def _file_writer(writer: SummaryWriter) -> Any:
+def _file_writer(writer: SummaryWriter) -> "EventFileWriter":
     file_writer = writer.file_writer
     if file_writer is None:  # only after close(), and Run.close() forgets closed writers
         raise ValueError(f"the writer of {writer.get_logdir()!r} is closed")

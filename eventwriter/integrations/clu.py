@@ -19,13 +19,20 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import Any, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
-from eventwriter.integrations import _summaries
+from eventwriter.arrays import real_array
 from eventwriter.integrations._run import Run
-from eventwriter.integrations.flax import metadata_bytes, scalar_float
+from eventwriter.integrations.flax import scalar_float
+from eventwriter.summaries.audio import tf_audio_summary
+from eventwriter.summaries.histogram import tf_histogram_summary
+from eventwriter.summaries.hparams import tf_hparams_summary
+from eventwriter.summaries.image import tf_image_summary
+from eventwriter.summaries.tensor import tf_tensor_summary
+from eventwriter.summaries.text import tf_text_summary
 
 __all__ = ["MetricWriter"]
 
@@ -78,8 +85,7 @@ class MetricWriter:
         if not self._run.writes:
             return
         for key, value in values.items():
-            md = metadata_bytes(None if metadata is None else metadata.get(key))
-            self._run.summary(_summaries.summary(key, md, _summaries.tensor(np.asarray(value))), step)
+            self._run.summary(tf_tensor_summary(key, value, None if metadata is None else metadata.get(key)), step)
 
     def write_scalars(self, step: int, scalars: Mapping[str, Any]) -> None:
         """Write one float32 scalar per key.
@@ -102,11 +108,10 @@ class MetricWriter:
         if not self._run.writes:
             return
         for key, value in images.items():
-            array = np.asarray(value)
+            array = real_array(value, f"images[{key!r}]")
             if array.ndim == 3:
                 array = array[None]
-            body = _summaries.image_tensor(array, max_outputs=array.shape[0] if array.ndim == 4 else 0)
-            self._run.summary(_summaries.summary(key, _summaries.IMAGES, body), step)
+            self._run.summary(tf_image_summary(key, array, max_outputs=array.shape[0] if array.ndim == 4 else 0), step)
 
     def write_videos(self, step: int, videos: Mapping[str, Any]) -> None:
         """Write videos ``[N, T, H, W, C]`` or ``[T, H, W, C]`` (uint8, or floats in [0, 1]) as animated GIFs.
@@ -121,13 +126,11 @@ class MetricWriter:
         if not self._run.writes:
             return
         for key, value in videos.items():
-            array = np.asarray(value)
+            array = real_array(value, f"videos[{key!r}]")
             if array.ndim == 4:
                 array = array[None]
             if array.ndim != 5:
                 raise ValueError(f"videos[{key!r}] must be [N, T, H, W, C] or [T, H, W, C], got shape {array.shape}")
-            if array.dtype.kind not in "biuf":
-                array = array.astype(np.float32)
             writer.add_video(key, np.transpose(array, (0, 1, 4, 2, 3)), global_step=step)
 
     def write_audios(self, step: int, audios: Mapping[str, Any], *, sample_rate: int) -> None:
@@ -139,11 +142,8 @@ class MetricWriter:
         if not self._run.writes:
             return
         for key, value in audios.items():
-            array = np.asarray(value)
-            if array.dtype.kind not in "f" or array.dtype != np.float32:
-                array = array.astype(np.float32)
-            body = _summaries.audio_tensor(array, sample_rate, max_outputs=array.shape[0] if array.ndim == 3 else 0)
-            self._run.summary(_summaries.summary(key, _summaries.AUDIO, body), step)
+            array = real_array(value, f"audios[{key!r}]")
+            self._run.summary(tf_audio_summary(key, array, sample_rate, max_outputs=array.shape[0] if array.ndim == 3 else 0), step)
 
     def write_texts(self, step: int, texts: Mapping[str, str]) -> None:
         """Write (Markdown) strings.
@@ -156,7 +156,7 @@ class MetricWriter:
         for key, value in texts.items():
             if not isinstance(value, (str, bytes)):
                 raise TypeError(f"texts[{key!r}] must be a str, got {type(value).__name__}")
-            self._run.summary(_summaries.summary(key, _summaries.TEXT, _summaries.tensor(np.array(value, dtype=object))), step)
+            self._run.summary(tf_text_summary(key, value), step)
 
     def write_histograms(self, step: int, arrays: Mapping[str, Any], num_buckets: Optional[Mapping[str, int]] = None) -> None:
         """Write histograms: ``num_buckets[key]`` (default 30) equal-width buckets from the minimum to the maximum.
@@ -167,8 +167,7 @@ class MetricWriter:
         if not self._run.writes:
             return
         for key, value in arrays.items():
-            buckets = _summaries.histogram_buckets(value, None if num_buckets is None else num_buckets.get(key))
-            self._run.summary(_summaries.summary(key, _summaries.HISTOGRAMS, _summaries.tensor(buckets)), step)
+            self._run.summary(tf_histogram_summary(key, value, None if num_buckets is None else num_buckets.get(key)), step)
 
     def write_pointcloud(self, step: int, point_clouds: Mapping[str, Any], *, point_colors: Optional[Mapping[str, Any]] = None,
                          configs: Optional[Mapping[str, Any]] = None) -> None:
@@ -182,7 +181,7 @@ class MetricWriter:
             TypeError: a value is not a bool, number or str.
         """
         if self._run.writes:
-            self._run.summary(_summaries.hparams_session_start(dict(_flatten(hparams))), 0)
+            self._run.summary(tf_hparams_summary(dict(_flatten(hparams)), time.time()), 0)
 
     def flush(self) -> None:
         """Write everything so far to disk (``fsync``)."""

@@ -13,12 +13,19 @@ Replace ``from flax.metrics.tensorboard import SummaryWriter`` with
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Dict, Mapping, Optional, Union
 
 import numpy as np
 
-from eventwriter.integrations import _summaries
+from eventwriter.arrays import real_array
 from eventwriter.integrations._run import Run
+from eventwriter.summaries.audio import tf_audio_summary
+from eventwriter.summaries.histogram import tf_histogram_summary
+from eventwriter.summaries.hparams import tf_hparams_summary
+from eventwriter.summaries.image import tf_image_summary
+from eventwriter.summaries.tensor import tf_tensor_summary
+from eventwriter.summaries.text import tf_text_summary
 
 __all__ = ["SummaryWriter"]
 
@@ -45,30 +52,12 @@ def scalar_float(value: Any, name: str = "value") -> float:
         ValueError: ``value`` has more than one element.
         TypeError: ``value`` is not numeric.
     """
-    array = np.asarray(value)
+    if type(value) is float:
+        return value
+    array = real_array(value, name)  # bfloat16 and the other ml_dtypes floats come back as float32 (exact)
     if array.size != 1:
         raise ValueError(f"{name} must be a single number, got shape {array.shape}")
-    if array.dtype.kind not in "biuf":
-        try:
-            array = array.astype(np.float32)  # bfloat16 and the other ml_dtypes floats: exact in float32
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must be a number, got {array.dtype}") from None
     return float(array.reshape(()))
-
-
-def metadata_bytes(metadata: Any) -> bytes:
-    """A ``SummaryMetadata`` given as a protobuf message (TensorBoard's, TensorFlow's or ours) or its bytes.
-
-    Raises:
-        TypeError: neither bytes nor a message.
-    """
-    if metadata is None:
-        return b""
-    if isinstance(metadata, (bytes, bytearray)):
-        return bytes(metadata)
-    if hasattr(metadata, "SerializeToString"):
-        return metadata.SerializeToString()
-    raise TypeError(f"metadata must be a SummaryMetadata message or its serialized bytes, got {type(metadata).__name__}")
 
 
 class SummaryWriter:
@@ -143,7 +132,7 @@ class SummaryWriter:
             raise ValueError(f"image must be [H, W], [H, W, C], [K, H, W] or [K, H, W, C], got shape {array.shape}")
         if array.shape[-1] == 1:
             array = np.repeat(array, 3, axis=-1)
-        self._run.summary(_summaries.summary(tag, _summaries.IMAGES, _summaries.image_tensor(array, max_outputs)), step)
+        self._run.summary(tf_image_summary(tag, array, max_outputs), step)
 
     def audio(self, tag: str, audiodata: Any, step: int, sample_rate: int = 44100, max_outputs: int = 3) -> None:
         """Log audio clips ``[K, frames, channels]`` (clipped to [-1, 1]) as 16-bit WAV.
@@ -153,8 +142,8 @@ class SummaryWriter:
         """
         if not self._run.writes:
             return
-        data = np.clip(_floats(audiodata), -1, 1)
-        self._run.summary(_summaries.summary(tag, _summaries.AUDIO, _summaries.audio_tensor(data, sample_rate, max_outputs)), step)
+        data = np.clip(real_array(audiodata, "audiodata").astype(np.float32), -1, 1)
+        self._run.summary(tf_audio_summary(tag, data, sample_rate, max_outputs), step)
 
     def histogram(self, tag: str, values: Any, step: int, bins: Optional[int] = None) -> None:
         """Log a histogram of ``values`` (flattened): ``bins`` equal-width buckets (default 30), as ``tf.summary.histogram``.
@@ -164,8 +153,7 @@ class SummaryWriter:
         """
         if not self._run.writes:
             return
-        buckets = _summaries.histogram_buckets(values, bins)
-        self._run.summary(_summaries.summary(tag, _summaries.HISTOGRAMS, _summaries.tensor(buckets)), step)
+        self._run.summary(tf_histogram_summary(tag, values, bins), step)
 
     def text(self, tag: str, textdata: Union[str, bytes], step: int) -> None:
         """Log a (Markdown) string.
@@ -176,7 +164,7 @@ class SummaryWriter:
         if not isinstance(textdata, (str, bytes)):
             raise ValueError("`textdata` should be of the type `str` or `bytes`.")
         if self._run.writes:
-            self._run.summary(_summaries.summary(tag, _summaries.TEXT, _summaries.tensor(np.array(textdata, dtype=object))), step)
+            self._run.summary(tf_text_summary(tag, textdata), step)
 
     def write(self, tag: str, tensor: Any, step: int, metadata: Any = None) -> None:
         """Log an arbitrary tensor with optional ``SummaryMetadata`` (a message or its bytes), for custom plugins.
@@ -185,7 +173,7 @@ class SummaryWriter:
             TypeError: the tensor's dtype cannot be stored, or ``metadata`` is neither bytes nor a message.
         """
         if self._run.writes:
-            self._run.summary(_summaries.summary(tag, metadata_bytes(metadata), _summaries.tensor(_host(tensor))), step)
+            self._run.summary(tf_tensor_summary(tag, tensor, metadata), step)
 
     def hparams(self, hparams: Mapping[str, Any]) -> None:
         """Log hyperparameters (nested dicts flattened with "."), as TensorBoard's ``hparams()`` does:
@@ -197,14 +185,4 @@ class SummaryWriter:
         if not isinstance(hparams, Mapping):
             raise TypeError(f"hparams must be a mapping, got {type(hparams).__name__}")
         if self._run.writes:
-            self._run.summary(_summaries.hparams_session_start(_flatten(dict(hparams))), 0)
-
-
-def _host(value: Any) -> np.ndarray:
-    """A JAX/numpy/Python value as a numpy array on the host."""
-    return np.asarray(value)
-
-
-def _floats(value: Any) -> np.ndarray:
-    array = np.asarray(value)
-    return array.astype(np.float32) if array.dtype != np.float32 else array
+            self._run.summary(tf_hparams_summary(_flatten(dict(hparams)), time.time()), 0)

@@ -25,9 +25,12 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 import keras
 import numpy as np
 
-from eventwriter.integrations import _summaries
+from eventwriter.arrays import real_array
 from eventwriter.integrations._run import Run
 from eventwriter.storage import is_url
+from eventwriter.summaries.graph import keras_model_summary
+from eventwriter.summaries.histogram import tf_histogram_summary
+from eventwriter.summaries.image import tf_image_summary
 
 __all__ = ["TensorBoard"]
 
@@ -39,11 +42,9 @@ def _float(name: str, value: Any) -> float:
     """A logged value as a Python float (the callback logs scalars only, as Keras's does)."""
     if type(value) is float:
         return value
-    array = np.asarray(value)
+    array = real_array(value, f"logs[{name!r}]")  # bfloat16 and the other narrow floats as float32
     if array.size != 1:
         raise ValueError(f"logs[{name!r}] must be a single number to be logged as a scalar, got shape {array.shape}")
-    if array.dtype.kind not in "biuf":
-        array = array.astype(np.float32)  # bfloat16 and the other narrow floats
     return float(array.reshape(()))
 
 
@@ -296,9 +297,9 @@ class TensorBoard(keras.callbacks.Callback):
     # -- what is written ----------------------------------------------------------------------
 
     def _write_model_config(self) -> None:
-        # keras_model_summary("keras", model, step=0): the JSON config as a rank-0 string tensor,
-        # plugin "graph_keras_model" (the Graphs dashboard's conceptual graph). Keras writes it
-        # for Functional and Sequential models only.
+        # Keras's keras_model_summary("keras", model, step=0): the JSON config for the Graphs
+        # dashboard's conceptual graph (eventwriter.summaries.graph.keras_model_summary). Keras
+        # writes it for Functional and Sequential models only.
         if type(self.model).__name__ not in ("Functional", "Sequential"):
             return
         run = self._run("train")
@@ -309,7 +310,7 @@ class TensorBoard(keras.callbacks.Callback):
         except Exception as exc:  # as Keras: a model that cannot be serialised must not stop training
             warnings.warn(f"Model failed to serialize as JSON. Ignoring... {exc}", stacklevel=2)
             return
-        run.summary(_summaries.summary("keras", _summaries.KERAS_MODEL, _summaries.tensor(np.array(config, dtype=object))), 0)
+        run.summary(keras_model_summary("keras", config), 0)
 
     def _learning_rates(self) -> Dict[str, float]:
         optimizer = self.model.optimizer
@@ -351,12 +352,11 @@ class TensorBoard(keras.callbacks.Callback):
             for weight in layer.weights:
                 name = weight.path.replace(":", "_")
                 values = _to_numpy(weight)
-                buckets = _summaries.tensor(_summaries.histogram_buckets(values))
-                run.summary(_summaries.summary(f"{name}/histogram", _summaries.HISTOGRAMS, buckets), epoch)
+                run.summary(tf_histogram_summary(f"{name}/histogram", values), epoch)
                 if self.write_images:
                     image = _weight_image(values)
                     if image is not None:
-                        run.summary(_summaries.summary(f"{name}/image", _summaries.IMAGES, _summaries.image_tensor(image)), epoch)
+                        run.summary(tf_image_summary(f"{name}/image", image), epoch)
         run.flush()
 
     def _embedding_layers(self) -> List[Any]:

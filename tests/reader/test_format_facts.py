@@ -3,7 +3,9 @@
 The CRC's polynomial and mask delta live in ``crc.py``; protobuf field keys in ``wire.py`` (the
 frames fast path names them from there); damage kinds are the reader's exception classes in
 ``record.py`` (frames carries the class, not a string to map back); plugin names and the hparams
-and graph tags in ``metadata.py``.
+and graph tags in ``metadata.py``; DataType and other enum values in ``protos.py``. The framework
+adapters in ``integrations/`` encode nothing by hand: they call the builders of ``summaries/`` and,
+for the per-batch scalar, ``wire.py``.
 """
 
 from __future__ import annotations
@@ -43,6 +45,33 @@ def test_hparams_and_graph_tags_live_in_metadata_py():
     assert _modules_with(r'"__run_graph__"') == ["metadata.py"]
     for name in ("graph_tagged_run_metadata", "graph_run_metadata_graph", "graph_keras_model"):
         assert _modules_with(f'"{name}"') == ["metadata.py"], name
+
+
+def test_protobuf_is_hand_encoded_in_wire_py_only():
+    # a field key is ``number << 3 | wire type``; wire.field_key is the one place that computes one
+    assert _modules_with(r"<<\s*3\b") == ["wire.py"]
+    # encoders (reader/explanation.py has a varint *decoder*, which takes a buffer)
+    assert _modules_with(r"^def _?varint\(value\b|^def _?(int_|double_)?field\(number\b", re.M) == ["wire.py"]
+
+
+def test_datatype_values_are_defined_in_protos_py_only():
+    # ``DT_FLOAT = ...`` or ``_DT_FLOAT, _DT_STRING = 1, 7``: an enum value given a name of its own
+    assert _modules_with(r"^\s*_?DT_[A-Z0-9]+\s*[,=]", re.M) == ["protos.py"]
+    assert _modules_with(r"^\s*_?(AUDIO_ENCODING_)?WAV\s*=", re.M) == ["protos.py"]
+
+
+def test_integrations_encode_nothing_by_hand():
+    """The adapters build summaries with summaries/ (and wire.py for the scalar), never with their own encoder."""
+    adapters = {name: text for name, text in SOURCES.items() if name.startswith("integrations/")}
+    assert {"integrations/keras.py", "integrations/clu.py", "integrations/flax.py", "integrations/_run.py"} <= set(adapters)
+    for name, text in adapters.items():
+        assert not re.search(r"^\s*(import struct|from struct import)", text, re.M), name  # hand-packed numbers
+        assert not re.search(r"\\x[0-9a-fA-F]{2}", text), name  # field keys or lengths written as bytes
+        assert "SerializeToString" not in text, name  # protobuf messages come from the builders
+    plugins = _plugin_names()
+    for name, text in adapters.items():
+        literals = [node.value for node in ast.walk(ast.parse(text)) if isinstance(node, ast.Constant) and node.value in plugins]
+        assert literals == [], name
 
 
 def _plugin_names() -> set:
