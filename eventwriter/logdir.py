@@ -43,6 +43,17 @@ def event_file_name(wall_time: float, suffix: str = "") -> str:
     )
 
 
+def default_run_dir(comment: str = "") -> str:
+    """``runs/<Mon DD_HH-MM-SS>_<hostname><comment>``: torch's default run directory (local time).
+
+    ``SummaryWriter()`` without a ``log_dir`` and transformers' ``TensorBoardCallback`` (below its
+    ``output_dir``) both name a run this way.
+    """
+    from datetime import datetime
+
+    return os.path.join("runs", datetime.now().strftime("%b%d_%H-%M-%S") + "_" + socket.gethostname() + comment)
+
+
 def is_event_file_name(name: str) -> bool:
     """True for a file name TensorBoard reads as an event file (contains ``tfevents``, not a profile stub)."""
     return "tfevents" in name and not name.endswith(".profile-empty")

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 from . import wire
 from .event_file import EventFileWriter
+from .logdir import default_run_dir
 from .record import encode_record
 from .run_files import RunFiles
 from .stamps import StepLedger, event_step, event_wall_time, truncation_warning
@@ -29,13 +30,6 @@ MAX_TRACKED_TAGS = 100_000
 (:class:`eventwriter.stamps.StepLedger`); a run with more distinct tags costs no more memory."""
 _event_prefix = wire.event_prefix
 _float32_bytes = wire.float32_bytes
-
-
-def _default_logdir(comment: str) -> str:
-    import socket
-    from datetime import datetime
-
-    return os.path.join("runs", datetime.now().strftime("%b%d_%H-%M-%S") + "_" + socket.gethostname() + comment)
 
 
 class SummaryWriter:
@@ -91,7 +85,7 @@ class SummaryWriter:
         from .storage import storage_for
 
         if not log_dir:
-            log_dir = _default_logdir(comment)
+            log_dir = default_run_dir(comment)
         log_dir = os.fspath(log_dir)
         if not isinstance(log_dir, str):
             raise TypeError(f"log_dir must be a str or path, got {type(log_dir).__name__}")

@@ -39,10 +39,8 @@ Remote runs: ``log_dir="s3://bucket/run"`` (or ``gs://``, ``az://``, any fsspec 
 
 from __future__ import annotations
 
-import datetime
 import numbers
 import os
-import socket
 import warnings
 from typing import TYPE_CHECKING, Any, Dict, Optional, Set
 
@@ -50,6 +48,7 @@ from transformers.trainer_callback import TrainerCallback
 
 from eventwriter import SummaryWriterLike
 from eventwriter.distributed import rank_zero_writer
+from eventwriter.logdir import default_run_dir
 from eventwriter.storage import is_url
 
 if TYPE_CHECKING:
@@ -63,7 +62,7 @@ LOGGING_DIR_ENV = "TENSORBOARD_LOGGING_DIR"
 
 def default_logdir() -> str:
     """``runs/<Mon DD_HH-MM-SS>_<hostname>``: torch's and transformers' default run name (local time)."""
-    return os.path.join("runs", datetime.datetime.now().strftime("%b%d_%H-%M-%S") + "_" + socket.gethostname())
+    return default_run_dir()
 
 
 def rewrite_logs(logs: Dict[str, Any]) -> Dict[str, Any]:
