@@ -211,7 +211,12 @@ def to_uint8(array: np.ndarray, name: str) -> np.ndarray:
         return array
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
-    scaled = np.multiply(array, np.float32(255), dtype=np.float32)
+    return _saturated_uint8(array, 255)
+
+
+def _saturated_uint8(array: np.ndarray, scale: float) -> np.ndarray:
+    """``array * scale`` in float32, clipped to [0, 255] and truncated to uint8; NaN becomes 0."""
+    scaled = np.multiply(array, np.float32(scale), dtype=np.float32)
     np.clip(scaled, 0, 255, out=scaled)
     nan = np.isnan(scaled)
     if nan.any():  # casting NaN to uint8 is undefined (and warns): make it 0, like torch on x86
@@ -265,8 +270,7 @@ def tf_pixels(data: np.ndarray) -> np.ndarray:
         info = np.iinfo(data.dtype)
         shift = max(0, info.bits - 8 - (1 if info.min < 0 else 0))
         return np.clip(data.astype(np.int64) >> shift, 0, 255).astype(np.uint8)
-    scaled = data.astype(np.float32) * np.float32(255.5)  # float32 products, as TF computes them
-    return np.clip(np.nan_to_num(scaled, nan=0.0), 0, 255).astype(np.uint8)
+    return _saturated_uint8(data, 255.5)  # float32 products, as TF computes them for float32 images
 
 
 def _image_value(tag: str, pixels: np.ndarray) -> "protos.Summary":
