@@ -25,6 +25,8 @@ class UploadError(OSError):
         unsaved_records: of those, records neither in the store nor in ``spill_dir`` (the local
             disk failed too): they live only in this process's memory.
         permanent: the store refused for good (retrying cannot help until something is changed).
+        cause: the store client's own exception (the message already says what it said; it is not
+            chained, so a traceback shows one message, not the client's internals).
     """
 
     def __init__(
@@ -38,13 +40,14 @@ class UploadError(OSError):
         permanent: bool = False,
     ) -> None:
         super().__init__(errno.EIO, message)
+        self.cause: Optional[BaseException] = None
         self.url = url
         self.pending_records = pending_records
         self.spill_dir = spill_dir
         self.unsaved_records = unsaved_records
         self.permanent = permanent
 
-    def again(self, cause: Optional[BaseException] = None) -> "UploadError":
+    def again(self) -> "UploadError":
         """A fresh copy to raise once more (raising one object repeatedly would pile up tracebacks)."""
         copy = UploadError(
             self.strerror or "",
@@ -54,5 +57,6 @@ class UploadError(OSError):
             unsaved_records=self.unsaved_records,
             permanent=self.permanent,
         )
-        copy.__cause__ = cause if cause is not None else self.__cause__
+        copy.cause = self.cause
+        copy.__suppress_context__ = True
         return copy

@@ -117,6 +117,16 @@ def remedy(exc: BaseException) -> str:
     return ""
 
 
+def describe(exc: BaseException) -> str:
+    """``<store's error code or exception type>: <message>``, e.g. ``NoSuchBucket: The specified bucket does not exist``."""
+    code = next((c for c in (_error_code(e) for e in _chain(exc)) if c), "")
+    status = next((st for st in (_status_of(e) for e in _chain(exc)) if st), None)
+    head = code or type(exc).__name__
+    if status and code:
+        head += f" (HTTP {status})"
+    return f"{head}: {exc}"
+
+
 def backoff_delays(first: float = 0.2, cap: float = 10.0) -> Iterator[float]:
     """Exponential backoff with full jitter: ``first``, doubling up to ``cap``, each drawn in [d/2, d]."""
     delay = first

@@ -50,7 +50,7 @@ from typing import Callable, Deque, List, Optional, Protocol, Set
 
 from ..record import record_ends
 from .errors import UploadError
-from .faults import backoff_delays, is_permanent, remedy
+from .faults import backoff_delays, describe, is_permanent, remedy
 from .policy import UploadPolicy
 from .spill import SpillDir, count_records
 
@@ -367,16 +367,16 @@ class RemoteEventStream:
                 text += f"; once that is fixed, run `eventwriter upload-pending {spill_dir}`"
             error = UploadError(text, url=self._directory, pending_records=pending, spill_dir=spill_dir,
                                 unsaved_records=unsaved, permanent=True)
-            error.__cause__ = base.__cause__
+            error.cause = base.cause
             return error
         last = self._last_error
-        reason = f"{type(last).__name__}: {last}" if last is not None else "no answer in time"
+        reason = describe(last) if last is not None else "no answer in time"
         text = (f"cannot upload to {self._directory} within {self._policy.retry_secs:g} s ({reason}); "
                 f"{pending} records pending{where}: the next flush()/close() retries")
         if spill_dir:
             text += f", and once this process has ended `eventwriter upload-pending {spill_dir}` uploads them"
         error = UploadError(text, url=self._directory, pending_records=pending, spill_dir=spill_dir, unsaved_records=unsaved)
-        error.__cause__ = last
+        error.cause = last
         return error
 
     def _refusal_locked(self) -> UploadError:
@@ -389,7 +389,7 @@ class RemoteEventStream:
             text += (f"; the records logged so far are kept in {spill_dir}: once that is fixed, close the "
                      f"writer and run `eventwriter upload-pending {spill_dir}`")
         error = UploadError(text, url=self._directory, spill_dir=spill_dir, permanent=True)
-        error.__cause__ = base.__cause__
+        error.cause = base.cause
         return error
 
     def _shut(self, release_spill: bool) -> None:
@@ -691,10 +691,10 @@ class RemoteEventStream:
             return
         if is_permanent(error):
             how = remedy(error)
-            what = f"{type(error).__name__}: {error}"
+            what = describe(error)
             refusal = UploadError(f"cannot upload to {self._directory}: " + (f"{how} ({what})" if how else what),
                                   url=self._directory, permanent=True)
-            refusal.__cause__ = error
+            refusal.cause = error
             with contextlib.suppress(OSError):  # where the records will be kept, for the message
                 self._ensure_spill()
             with self._lock:
