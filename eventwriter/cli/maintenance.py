@@ -29,8 +29,9 @@ def _cmd_compact(args: argparse.Namespace) -> int:
     except LocalRunError as exc:
         sys.stderr.write(f"eventwriter: {exc}\n")
         return 2
-    except (OSError, ValueError, RuntimeError) as exc:
-        sys.stderr.write(f"eventwriter: {exc}\n")
+    except Exception as exc:  # a damaged record, a live run, the lock, the store: one line each
+        sys.stderr.write(f"eventwriter: {exc}\n" if isinstance(exc, (OSError, ValueError, RuntimeError)) else
+                         f"eventwriter: {args.url}: {type(exc).__name__}: {exc}\n")
         return 1
     if result.finished:
         sys.stdout.write(f"finished an interrupted compaction: removed {len(result.finished)} files already merged\n")

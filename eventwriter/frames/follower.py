@@ -6,6 +6,11 @@ again, complete, by a later poll; a new file of a run (rotation, a restarted job
 is read from its start; a new run directory is picked up too. Run rules continue across polls:
 a tag keeps the plugin of its first metadata, and file versions and steps carry over.
 
+A run compacted on an object store (``eventwriter compact``) gets one merged object in place
+of its files; its manifest says which files it holds and where their records are, so the
+follower returns only the records of files it had not read yet, and skips those files if they
+are still listed (compaction not finished).
+
 Rows already returned are never taken back. A restart that TensorBoard would purge (a second
 ``SessionLog.START``, e.g. ``purge_step``) removes the stale rows of the same poll only; every
 restart is recorded in :attr:`Follower.restarts` as ``(run, step)`` so that callers can drop their
@@ -17,7 +22,11 @@ from __future__ import annotations
 import warnings
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
+import numpy as np
+
+from ..logdir import read_manifest
 from .file_reader import read_file
+from .filepass import FileChunk
 from .kinds import KINDS
 from .reading import DamagedFileWarning, Names, PathLike, check_common, names_arg, report_damage
 from .runs import RunRows, RunState, resolve
@@ -85,7 +94,10 @@ class Follower:
                     offset = 0
                 if size == offset:
                     continue
+                seen = self._merged_files(path) if path not in self.offsets else []
                 chunk = read_file(path, offset, self.kind, self._tags, self.payload, self.storage_options)
+                if seen:
+                    _drop_records(chunk, seen)
                 self.offsets[path] = chunk.end
                 if chunk.damage is not None:
                     self._dead.add(path)  # TensorBoard never reads past a damaged record either
@@ -106,6 +118,43 @@ class Follower:
             if self.kind != "tensors"
             else render(_tensor_cols(parts), self.format)
         )
+
+
+    def _merged_files(self, path: str) -> List[Tuple[int, int]]:
+        """For a compacted object seen for the first time: the record ranges it holds that were
+        returned already (from the files it replaces); the files not read yet are marked read,
+        since their records come from it now."""
+        manifest = read_manifest(path, self.storage_options)
+        if manifest is None:
+            return []
+        directory = path[: len(path) - len(manifest.name)]
+        seen = []
+        for covered in manifest.covers:
+            source = directory + covered.name
+            if self.offsets.get(source, 0) >= covered.size:
+                seen.append((covered.first, covered.first + covered.records))
+            else:
+                self.offsets[source] = max(self.offsets.get(source, 0), covered.size)
+        return seen
+
+
+def _drop_records(chunk: FileChunk, ranges: List[Tuple[int, int]]) -> None:
+    """Remove from ``chunk`` the rows (and purge markers) of records in ``ranges`` (``[start, stop)``)."""
+
+    def outside(rec: np.ndarray) -> np.ndarray:
+        keep = np.ones(len(rec), bool)
+        for start, stop in ranges:
+            keep &= (rec < start) | (rec >= stop)
+        return keep
+
+    index = np.flatnonzero(outside(chunk.rec))
+    chunk.rec, chunk.tag = chunk.rec[index], chunk.tag[index]
+    chunk.step, chunk.wall_time = chunk.step[index], chunk.wall_time[index]
+    for name, col in chunk.columns.items():
+        chunk.columns[name] = col[index] if isinstance(col, np.ndarray) else [col[i] for i in index.tolist()]
+    keep = outside(chunk.summary_rec)
+    chunk.summary_rec, chunk.summary_step = chunk.summary_rec[keep], chunk.summary_step[keep]
+    chunk.starts = [(rec, step) for rec, step in chunk.starts if outside(np.array([rec]))[0]]
 
 
 def _empty(kind: str) -> Columns:

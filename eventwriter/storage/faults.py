@@ -30,6 +30,11 @@ _PERMANENT_CODES = {
     "MethodNotAllowed", "KeyTooLongError", "EntityTooLarge", "InvalidArgument", "InvalidRequest",
     "AuthenticationFailed", "AuthorizationFailure", "ContainerNotFound", "InsufficientAccountPermissions",
 }
+# Client-side refusals that no retry can change (missing credentials or region, a malformed call).
+_PERMANENT_TYPES = {
+    "NoCredentialsError", "PartialCredentialsError", "NoRegionError", "InvalidRegionError", "ParamValidationError",
+    "ClientAuthenticationError", "DefaultCredentialsError", "RefreshError",
+}
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 _PERMANENT_STATUS = {400, 401, 403, 404, 405, 411, 413, 414}
 
@@ -86,7 +91,7 @@ def is_permanent(exc: BaseException) -> bool:
         status, code = _status_of(e), _error_code(e)
         if status in _TRANSIENT_STATUS or code in _TRANSIENT_CODES:
             return False
-        if code in _PERMANENT_CODES or status in _PERMANENT_STATUS:
+        if code in _PERMANENT_CODES or status in _PERMANENT_STATUS or type(e).__name__ in _PERMANENT_TYPES:
             return True
     if isinstance(exc, (PermissionError, FileNotFoundError, NotADirectoryError, IsADirectoryError)):
         return True
@@ -102,6 +107,8 @@ def remedy(exc: BaseException) -> str:
     """What the user should do about a permanent error, in a few words (empty if unknown)."""
     for e in _chain(exc):
         status, code = _status_of(e), _error_code(e)
+        if type(e).__name__ in ("NoCredentialsError", "PartialCredentialsError", "DefaultCredentialsError"):
+            return "no credentials found: pass them in storage_options or set the store's variables (AWS_ACCESS_KEY_ID...)"
         if code in ("NoSuchBucket", "ContainerNotFound") or (status == 404 and not code):
             return "the bucket does not exist: create it, or fix the URL"
         if code in ("ExpiredToken", "InvalidToken", "TokenRefreshRequired"):

@@ -45,6 +45,7 @@ _TMP = ".tmp"
 # lock belongs to the open file description, which the parent still holds), so that a child
 # outliving its parent does not keep the directory locked.
 _held_fds: "set[int]" = set()
+_held_paths: "dict[int, str]" = {}  # lock descriptor -> spill directory, for "held by this process"
 _held_lock = threading.Lock()
 
 
@@ -103,8 +104,12 @@ def _write_file(directory: str, name: str, data: bytes) -> None:
     _fsync_dir(directory)
 
 
-def _lock(path: str, timeout: float) -> Optional[int]:
-    """An exclusive ``flock`` on ``path`` (created if missing), waiting at most ``timeout`` s; None if busy."""
+def _lock(path: str, timeout: float, role: str) -> Optional[int]:
+    """An exclusive ``flock`` on ``path`` (created if missing), waiting at most ``timeout`` s; None if busy.
+
+    The holder writes who it is into the file (``{"role", "host", "pid"}``), for the message of
+    whoever finds it busy.
+    """
     import fcntl
 
     fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0), 0o600)
@@ -122,13 +127,24 @@ def _lock(path: str, timeout: float) -> Optional[int]:
             delay = min(delay * 2, 0.2)
     with _held_lock:
         _held_fds.add(fd)
+        _held_paths[fd] = os.path.dirname(os.path.abspath(path))
+    with contextlib.suppress(OSError):
+        holder = json.dumps({"role": role, "host": socket.gethostname(), "pid": os.getpid()}).encode("utf-8")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, holder, 0)
     return fd
 
 
 def _unlock(fd: int) -> None:
     with _held_lock:
         _held_fds.discard(fd)
+        _held_paths.pop(fd, None)
     os.close(fd)  # closing the only descriptor of the open file description releases the flock
+
+
+def _held_here(path: str) -> bool:
+    with _held_lock:
+        return os.path.abspath(path) in _held_paths.values()
 
 
 def _close_inherited_locks() -> None:
@@ -136,6 +152,7 @@ def _close_inherited_locks() -> None:
         with contextlib.suppress(OSError):
             os.close(fd)
     _held_fds.clear()
+    _held_paths.clear()
 
 
 if hasattr(os, "register_at_fork"):
@@ -166,7 +183,7 @@ class SpillDir:
         path = os.path.join(root, f"{host}.{pid}.{uuid.uuid4().hex[:12]}")
         os.makedirs(path, mode=0o700)
         try:
-            fd = _lock(os.path.join(path, "lock"), 0.0)
+            fd = _lock(os.path.join(path, "lock"), 0.0, "writer")
             if fd is None:  # pragma: no cover - a fresh random name nobody else knows
                 raise OSError(errno.EBUSY, f"{path}: locked by another process")
             target = {"version": FORMAT_VERSION, "directory": directory_url, "host": host, "pid": pid}
@@ -195,12 +212,22 @@ class SpillDir:
         """
         if not os.path.isdir(path):
             return None
+        if _held_here(path):
+            raise SpillBusy(f"{path}: its writer in this process still holds it (the writer's next flush() or close() retries)")
+        lock = os.path.join(path, "lock")
         try:
-            fd = _lock(os.path.join(path, "lock"), timeout)
+            fd = _lock(lock, 0.0, "upload-pending")
+            if fd is None:
+                holder = _holder(lock)
+                if holder.get("role") == "writer" and _alive(holder):
+                    raise SpillBusy(f"{path}: its writer (process {holder.get('pid')}) is still running and retries itself")
+                fd = _lock(lock, timeout, "upload-pending")
         except FileNotFoundError:  # removed between the check and the open
             return None
         if fd is None:
-            raise SpillBusy(f"{path}: in use by another process (its writer, or another upload-pending)")
+            holder = _holder(lock)
+            raise SpillBusy(f"{path}: still in use by {holder.get('role', 'another process')} (process {holder.get('pid', '?')} on "
+                            f"{holder.get('host', '?')}) after waiting {timeout:g} s")
         try:
             raw = _read(os.path.join(path, "target.json"))
             if raw is None:  # the holder finished and removed it while we waited
@@ -297,6 +324,27 @@ class SpillDir:
         if fd is not None:
             with contextlib.suppress(OSError):
                 _unlock(fd)
+
+
+def _holder(lock: str) -> Dict[str, Any]:
+    """Who holds a spill directory's lock, as the holder wrote it (empty if unknown)."""
+    raw = _read(lock)
+    try:
+        value = json.loads(raw.decode("utf-8")) if raw else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _alive(holder: Dict[str, Any]) -> bool:
+    """True if the holder is a process of this host that still runs (a pid elsewhere counts as alive)."""
+    from .local import pid_alive
+
+    try:
+        pid = int(holder.get("pid", 0))
+    except (TypeError, ValueError):
+        return False
+    return holder.get("host") != socket.gethostname() or (pid > 0 and pid_alive(pid))
 
 
 def _read(path: str) -> Optional[bytes]:
