@@ -154,7 +154,15 @@ class EventFileWriter:
         if big:
             # Never wait here for a hand-off running in another thread: that thread takes this
             # buffer too, and the shared thread comes back for anything left.
-            if not self._drain(wait=False):
+            try:
+                handed = self._drain(wait=False)
+            except UploadError as exc:
+                # The stream took the records (it keeps them on local disk) and says the store
+                # refused them: this call's record is logged, so the next call raises that.
+                with self._lock:
+                    self._error = exc
+                handed = True
+            if not handed:
                 _flusher.schedule(self)
         elif was_empty:
             _flusher.schedule(self)

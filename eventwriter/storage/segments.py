@@ -504,9 +504,12 @@ class RemoteEventStream:
             if not segment.spilled:
                 times.append(segment.sealed + self._policy.interval)
                 break
-        if not times:
+        # Only timers still ahead: one already past was acted on, or is gated by another (the
+        # disk's retry time, the abandoned requests), whose own timer is in the list.
+        ahead = [t for t in times if t > now]
+        if not ahead:
             return None
-        return max(0.005, min(times) - now)
+        return max(0.005, min(ahead) - now)
 
     def _seal_locked(self, now: float) -> None:
         """Move the memory queue into sealed segments (lock held: joins bytes, no I/O)."""
@@ -730,8 +733,8 @@ class RemoteEventStream:
             self._wait_stored(deadline)
             return None
         except UploadError as exc:
-            if exc.permanent and reported:
-                return None
+            if exc.permanent and reported and not exc.unsaved_records:
+                return None  # the user has the message, and every record is on local disk
             return f"eventwriter: at exit, {exc.strerror}"
 
 
