@@ -469,6 +469,18 @@ def _finish_remote_at_exit() -> None:
     be uploaded stays in a spill directory, which one line on stderr names."""
     import sys
 
+    try:
+        _finish_remote()
+    except BaseException as exc:  # an exit hook that raises would skip Python's own shutdown steps
+        try:
+            sys.stderr.write(f"eventwriter: at exit, uploads could not be finished: {type(exc).__name__}: {exc}\n")
+        except Exception:
+            pass
+
+
+def _finish_remote() -> None:
+    import sys
+
     for writer in list(_live_writers):
         if not is_url(writer._logdir) or writer._released or writer._pid != os.getpid():
             continue

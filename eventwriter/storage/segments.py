@@ -416,7 +416,14 @@ class RemoteEventStream:
                     action = self._next_action()
                 if action is None:
                     return
-                action()
+                try:
+                    action()
+                except Exception as exc:  # a bug must not stop the uploads: the records stay queued
+                    with self._lock:
+                        self._last_error = exc
+                        self._failures += 1
+                        self._retry_at = time.monotonic() + next(self._delays)
+                    time.sleep(0.1)
         finally:
             with self._lock:
                 self._thread = None
