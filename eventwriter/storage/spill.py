@@ -110,12 +110,14 @@ def _lock(path: str, timeout: float, role: str) -> Optional[int]:
     The holder writes who it is into the file (``{"role", "host", "pid"}``), for the message of
     whoever finds it busy.
     """
-    import fcntl
-
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no flock; the pid in target.json is all there is
+        fcntl = None  # type: ignore[assignment]
     fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0), 0o600)
     deadline = time.monotonic() + timeout
     delay = 0.01
-    while True:
+    while fcntl is not None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             break
