@@ -158,7 +158,7 @@ class FaultProxy:
                 finally:
                     raise _Dropped()
 
-            def _forward(self, body: bytes) -> Tuple[int, List[Tuple[str, str]], bytes]:
+            def _forward(self, body: bytes) -> Tuple[int, List[Tuple[str, str]], bytes, Optional[str]]:
                 conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
                 try:
                     headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
@@ -166,23 +166,26 @@ class FaultProxy:
                     conn.request(self.command, self.path, body=body, headers=headers)
                     resp = conn.getresponse()
                     data = resp.read()
-                    return resp.status, [(k, v) for k, v in resp.getheaders() if k.lower() not in _HOP], data
+                    kept = [(k, v) for k, v in resp.getheaders() if k.lower() not in _HOP]
+                    return resp.status, kept, data, resp.getheader("Content-Length")
                 finally:
                     conn.close()
 
-            def _answer(self, status: int, headers: List[Tuple[str, str]], data: bytes) -> None:
+            def _answer(self, status: int, headers: List[Tuple[str, str]], data: bytes, length: Optional[str] = None) -> None:
                 self.send_response(status)
                 for k, v in headers:
                     self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
+                # A HEAD answer has no body but the object's length.
+                self.send_header("Content-Length", length if length is not None and self.command == "HEAD" else str(len(data)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)
 
-            def _trickle(self, status: int, headers: List[Tuple[str, str]], data: bytes, rule: Rule) -> None:
+            def _trickle(self, status: int, headers: List[Tuple[str, str]], data: bytes, length: Optional[str], rule: Rule) -> None:
                 """The whole answer, status line first, one byte every ``rule.seconds``."""
                 lines = [f"HTTP/1.1 {status} {http.client.responses.get(status, '')}"]
-                lines += [f"{k}: {v}" for k, v in headers] + [f"Content-Length: {len(data)}", "", ""]
+                size = length if length is not None and self.command == "HEAD" else str(len(data))
+                lines += [f"{k}: {v}" for k, v in headers] + [f"Content-Length: {size}", "", ""]
                 raw = "\r\n".join(lines).encode("latin-1") + (data if self.command != "HEAD" else b"")
                 for i in range(len(raw)):
                     if proxy.stopping.is_set() or rule.released.is_set():
