@@ -15,7 +15,7 @@ and file objects; it knows nothing about events.
 from __future__ import annotations
 
 import struct
-from typing import BinaryIO, Callable, Iterator, NamedTuple
+from typing import BinaryIO, Callable, Iterator, List, NamedTuple
 
 from .crc import MASK_DELTA, MASK_ROTATE, crc32c, masked_crc32c
 
@@ -46,6 +46,26 @@ def encode_record(payload: bytes) -> bytes:
             _headers[size] = header
     crc = crc32c(payload)  # masked inline (see crc.mask): this runs once per logged event
     return header + payload + _CRC.pack((((crc >> MASK_ROTATE) | (crc << _LEFT)) + MASK_DELTA) & 0xFFFFFFFF)
+
+
+def record_ends(data: bytes, start: int = 0) -> List[int]:
+    """Offsets just past each whole record of ``data`` from ``start`` on, by the length fields alone.
+
+    No CRC is checked: this splits bytes that were framed by :func:`encode_record` in this process
+    (to cut a buffer at record boundaries, or count its records). Reading untrusted bytes is
+    :func:`read_records`' job.
+    """
+    ends = []
+    pos = start
+    size = len(data)
+    unpack = _LENGTH.unpack_from
+    while pos + HEADER_SIZE <= size:
+        end = pos + HEADER_SIZE + unpack(data, pos)[0] + FOOTER_SIZE
+        if end > size:
+            break
+        ends.append(end)
+        pos = end
+    return ends
 
 
 class RecordError(Exception):

@@ -104,13 +104,18 @@ class RunFiles:
             current = list(self.by_dir.values()) if self.by_dir else []
             return current + [w for w in self._unfinished if w not in current]
 
-    def flush(self) -> None:
-        """Flush (hand over and ``fsync``) every file; raises the first ``OSError``."""
-        for writer in self.every_file():
-            writer.flush()
+    def flush(self, deadline: Optional[float] = None) -> None:
+        """Flush (hand over and ``fsync``; on a store: upload) every file; raises the first ``OSError``.
 
-    def close(self) -> None:
+        ``deadline`` (``time.monotonic()`` seconds) bounds the uploads of all files together.
+        """
+        for writer in self.every_file():
+            writer.flush(deadline)
+
+    def close(self, deadline: Optional[float] = None) -> None:
         """Close every file; a file that fails keeps its records for the next close() or flush().
+
+        ``deadline`` (``time.monotonic()`` seconds) bounds the uploads of all files together.
 
         Raises:
             OSError: the first file that could not be closed (the others are closed anyway).
@@ -118,7 +123,7 @@ class RunFiles:
         error: Optional[BaseException] = None
         for writer in self.every_file():
             try:
-                writer.close()
+                writer.close(deadline)
             except OSError as exc:  # keep closing the others; this one stays, with its data, for a retry
                 error = error or exc
         with self._lock:

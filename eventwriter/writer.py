@@ -119,7 +119,7 @@ class SummaryWriter:
     @staticmethod
     def _upload_interval(flush_secs: Any, upload_secs: Optional[float]) -> Optional[float]:
         """``min(flush_secs, upload_secs)`` for URL logdirs (None: the backend's default upload_secs)."""
-        from .storage.remote_defaults import DEFAULT_UPLOAD_SECS
+        from .storage.policy import DEFAULT_UPLOAD_SECS
 
         interval = DEFAULT_UPLOAD_SECS if upload_secs is None else float(upload_secs)
         if isinstance(flush_secs, (int, float)) and not isinstance(flush_secs, bool) and flush_secs > 0:
@@ -643,10 +643,20 @@ class SummaryWriter:
     def flush(self) -> None:
         """Write everything logged so far to disk (``fsync``); returns when it is there.
 
+        For a URL ``log_dir``: returns once everything is in the store, or raises after the retry
+        budget (60 s, one deadline for all of this writer's files) with the records kept on local
+        disk (README: "Logging to object storage").
+
         Raises:
             OSError: the disk refused the data (it stays queued for a retry).
         """
-        self._files.flush()
+        self._files.flush(self._deadline())
+
+    def _deadline(self) -> Optional[float]:
+        """One deadline shared by all event files of a URL ``log_dir`` (None: local files)."""
+        policy = getattr(self._storage, "policy", None)
+        retry_secs = getattr(policy, "retry_secs", None)
+        return None if retry_secs is None else time.monotonic() + float(retry_secs)
 
     def close(self) -> None:
         """Flush and close every event file of this writer. Calling it twice is harmless.
@@ -656,10 +666,27 @@ class SummaryWriter:
         full disk), the error is raised and that file keeps its queued records: calling
         ``close()`` or ``flush()`` again once there is room writes them, nothing is lost.
         """
-        self._files.close()
+        self._files.close(self._deadline())
 
     def __enter__(self) -> "SummaryWriter":
         return self
 
     def __exit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
-        self.close()
+        try:
+            self.close()
+        except OSError as exc:
+            # The body already failed with this store's refusal (an add_* raised it): raising it
+            # again from close() would only hide the first message behind a second.
+            if not (_same_store_failure(exc_val, exc)):
+                raise
+
+
+def _same_store_failure(first: Any, second: BaseException) -> bool:
+    """True if both are a refusal for good (:class:`~eventwriter.storage.errors.UploadError`) of one
+    bucket (an ``add_scalars`` sub-run's file is refused like the main one)."""
+    from .storage.errors import UploadError
+
+    return (
+        isinstance(first, UploadError) and isinstance(second, UploadError)
+        and first.permanent and second.permanent and first.url.split("/")[:3] == second.url.split("/")[:3]
+    )

@@ -93,3 +93,21 @@ def s3_run(moto_s3, monkeypatch, tmp_path):
 
     fsspec.config.conf.pop("s3", None)
     return f"s3://{moto_s3.bucket()}/run"
+
+
+@pytest.fixture
+def fault_proxy(moto_s3, monkeypatch, tmp_path):
+    """A fault-injecting proxy (``support.faultproxy.FaultProxy``) in front of the session's moto
+    server, with the AWS environment pointing at it (TensorBoard's ``S3_ENDPOINT`` still reads
+    moto directly) and spill directories under the test's tmp_path. Stopped after the test."""
+    from support.faultproxy import FaultProxy
+
+    proxy = FaultProxy(moto_s3.port).start()
+    for key, value in proxy.env(moto_s3.env).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("EVENTWRITER_PENDING_DIR", str(tmp_path / "ew-pending"))
+    import fsspec
+
+    fsspec.config.conf.pop("s3", None)
+    yield proxy
+    proxy.stop()

@@ -9,7 +9,14 @@ a tag keeps the plugin of its first metadata, and file versions and steps carry 
 A poll is all-or-nothing: offsets, run state and restarts change only when :meth:`Follower.poll`
 returns. When it raises part-way (a transient storage error, a file removed between listing and
 reading, a damaged record with ``on_damage="raise"``), nothing moves, no warning is given, and the
-next poll reads the same bytes again, so no row is lost. Rows already returned are never taken back. A restart that TensorBoard would purge (a second
+next poll reads the same bytes again, so no row is lost.
+
+A run compacted on an object store (``eventwriter compact``) gets one merged object in place
+of its files; its manifest says which files it holds and where their records are, so the
+follower returns only the records of files it had not read yet, and skips those files if they
+are still listed (compaction not finished).
+
+Rows already returned are never taken back. A restart that TensorBoard would purge (a second
 ``SessionLog.START``, e.g. ``purge_step``) removes the stale rows of the same poll only; every
 restart is recorded in :attr:`Follower.restarts` as ``(run, step)`` so that callers can drop their
 rows with ``step >= step`` themselves.
@@ -21,6 +28,9 @@ import copy
 import warnings
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
+import numpy as np
+
+from ..logdir import read_manifest
 from .file_reader import read_file
 from .filepass import FileChunk
 from .kinds import KINDS
@@ -96,14 +106,17 @@ class Follower:
             for path in paths:
                 if path in self._dead:
                     continue
-                offset = self.offsets.get(path, 0)
+                offset = offsets.get(path, self.offsets.get(path, 0))
                 size = file_size(path, self.storage_options)
                 if size < offset:  # replaced by a shorter file: read it anew
                     notes.append(f"{path} shrank from {offset} to {size} bytes; reading it again from the start")
                     offset = 0
                 if size == offset:
                     continue
+                seen = self._merged_files(path, offsets) if path not in self.offsets and path not in offsets else []
                 chunk = read_file(path, offset, options)
+                if seen:
+                    _drop_records(chunk, seen)
                 offsets[path] = chunk.end
                 if chunk.damage is not None:
                     dead.add(path)  # TensorBoard never reads past a damaged record either
@@ -137,6 +150,44 @@ class Follower:
         for chunk in reports:
             report_chunk(chunk, self.on_damage)
         return table
+
+
+    def _merged_files(self, path: str, offsets: Dict[str, int]) -> List[Tuple[int, int]]:
+        """For a compacted object seen for the first time: the record ranges it holds that were
+        returned already (from the files it replaces); the files not read yet are marked read in
+        this poll's ``offsets``, since their records come from it now."""
+        manifest = read_manifest(path, self.storage_options)
+        if manifest is None:
+            return []
+        directory = path[: len(path) - len(manifest.name)]
+        seen = []
+        for covered in manifest.covers:
+            source = directory + covered.name
+            done = offsets.get(source, self.offsets.get(source, 0))
+            if done >= covered.size:
+                seen.append((covered.first, covered.first + covered.records))
+            else:
+                offsets[source] = max(done, covered.size)
+        return seen
+
+
+def _drop_records(chunk: FileChunk, ranges: List[Tuple[int, int]]) -> None:
+    """Remove from ``chunk`` the rows (and purge markers) of records in ``ranges`` (``[start, stop)``)."""
+
+    def outside(rec: np.ndarray) -> np.ndarray:
+        keep = np.ones(len(rec), bool)
+        for start, stop in ranges:
+            keep &= (rec < start) | (rec >= stop)
+        return keep
+
+    index = np.flatnonzero(outside(chunk.rec))
+    chunk.rec, chunk.tag = chunk.rec[index], chunk.tag[index]
+    chunk.step, chunk.wall_time = chunk.step[index], chunk.wall_time[index]
+    for name, col in chunk.columns.items():
+        chunk.columns[name] = col[index] if isinstance(col, np.ndarray) else [col[i] for i in index.tolist()]
+    keep = outside(chunk.summary_rec)
+    chunk.summary_rec, chunk.summary_step = chunk.summary_rec[keep], chunk.summary_step[keep]
+    chunk.starts = [(rec, step) for rec, step in chunk.starts if outside(np.array([rec]))[0]]
 
 
 def _empty(kind: str) -> Columns:

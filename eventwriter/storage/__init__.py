@@ -17,11 +17,12 @@ teach :func:`storage_for` its URL scheme.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+import sys
+from typing import Any, List, Mapping, Optional
 
 from .seam import EventStream, Storage, WalkEntry, is_url
 
-__all__ = ["EventStream", "Storage", "WalkEntry", "is_url", "storage_for"]
+__all__ = ["EventStream", "Storage", "WalkEntry", "finish_uploads", "is_url", "storage_for"]
 
 
 def storage_for(
@@ -34,7 +35,7 @@ def storage_for(
         storage_options: keyword arguments for the fsspec filesystem (credentials, endpoint...);
             ignored for local paths.
         upload_secs: for URLs, the longest time a logged record waits before it is uploaded
-            (default :data:`eventwriter.storage.remote.DEFAULT_UPLOAD_SECS`); ignored locally.
+            (default :data:`eventwriter.storage.policy.DEFAULT_UPLOAD_SECS`); ignored locally.
 
     Raises:
         TypeError: ``path`` is not a string or path-like.
@@ -54,3 +55,17 @@ def storage_for(
     from .local import LOCAL
 
     return LOCAL
+
+
+def finish_uploads(budget: Optional[float] = None) -> List[str]:
+    """Wait for every object-store stream still uploading (those of dropped writers too), each
+    within its retry budget (or ``budget`` seconds), in parallel; for the interpreter-exit hook.
+
+    Returns a line for each stream whose records could not all be uploaded, naming the spill
+    directory that keeps them. Local streams have nothing to wait for.
+    """
+    segments = sys.modules.get("eventwriter.storage.segments")
+    if segments is None:  # no stream on an object store was ever opened
+        return []
+    lines: List[str] = segments.finish_all(budget)
+    return lines

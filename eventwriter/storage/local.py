@@ -51,6 +51,10 @@ class LocalEventStream:
         self._fd = -1
         self._path = ""
         self._size = 0
+        # Guards the descriptor's identity against sync() from another thread: sync works on a
+        # duplicate taken under it, so it never blocks a write nor syncs a descriptor that was
+        # closed (and maybe reused) meanwhile.
+        self._fd_lock = threading.Lock()
         self._open_next()
 
     @property
@@ -90,8 +94,9 @@ class LocalEventStream:
             raise ValueError(f"event file {self._path!r} is closed")
         if self._max is not None and self._size > len(self._header) and self._size + len(data) > self._max:
             os.fsync(self._fd)  # the finished file must be as durable as a sync() would make it
-            os.close(self._fd)
-            self._fd = -1
+            with self._fd_lock:
+                fd, self._fd = self._fd, -1
+                os.close(fd)
             try:
                 self._open_next()
             except OSError as exc:
@@ -104,28 +109,39 @@ class LocalEventStream:
             raise
         self._size += len(data)
 
-    def sync(self) -> None:
-        """``fsync`` the current file (a no-op once closed: close already synced)."""
-        if self._fd >= 0:
-            os.fsync(self._fd)
+    def sync(self, deadline: Optional[float] = None) -> None:
+        """``fsync`` the current file (a no-op once closed: close already synced). ``deadline`` is
+        for object stores; a local ``fsync`` is not interrupted. Safe from any thread."""
+        with self._fd_lock:
+            if self._fd < 0:
+                return
+            fd = os.dup(self._fd)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
-    def close(self) -> None:
+    def close(self, deadline: Optional[float] = None) -> None:
         """``fsync`` and close; if the sync fails the descriptor stays open for a retry."""
         if self._fd < 0:
             return
         os.fsync(self._fd)
-        fd, self._fd = self._fd, -1
-        os.close(fd)
+        with self._fd_lock:
+            fd, self._fd = self._fd, -1
+            if fd >= 0:
+                os.close(fd)
 
     def release(self) -> None:
         """Close without ``fsync`` (a writer dropped by the garbage collector: the data is already
         in the OS, and one ``fsync`` per dropped writer would stall everyone else)."""
-        if self._fd >= 0:
+        with self._fd_lock:
             fd, self._fd = self._fd, -1
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
 
     def abandon(self) -> None:
         """Release the descriptor without writing (after ``fork()``, in the child)."""
+        self._fd_lock = threading.Lock()  # the parent's threads may have held it at the fork
         with contextlib.suppress(OSError):
             self.release()
 

@@ -12,15 +12,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from typing import Any, Optional, Tuple
+from typing import Any, Callable, ContextManager, Optional, Tuple
 
 from .faults import precondition_failed
 
 Version = Any
 """Opaque version token: an ETag, a GCS generation, or None for "absent"."""
 
-_local_cas_lock = threading.Lock()
+PROCESS_WRITE_LOCK = threading.RLock()  # re-entered: a read-modify-write may create the object
+"""Orders exclusive creates and read-modify-writes on stores without conditional writes
+(``memory://``, ``file://``...), within this process: the only exclusion such stores allow."""
 
 
 def _protocol(fs: Any) -> str:
@@ -43,12 +46,39 @@ class ObjectOps:
         """True if the store checks preconditions (so :meth:`put_if` is safe between processes)."""
         return self.kind != "other"
 
-    def put_new(self, path: str, data: bytes) -> None:
-        """Create ``path`` with ``data``; ``FileExistsError`` if it already exists."""
+    def serialized(self) -> ContextManager[Any]:
+        """What a read-modify-write holds: nothing on a conditional store, else :data:`PROCESS_WRITE_LOCK`."""
+        return contextlib.nullcontext() if self.conditional else PROCESS_WRITE_LOCK
+
+    def _call(self, name: str, timeout: Optional[float], *args: Any, **kwargs: Any) -> Any:
+        """``fs.<name>(*args, **kwargs)``; on an async filesystem (s3fs, gcsfs, adlfs) with
+        ``timeout``, the request is cancelled after that many seconds (``TimeoutError``), so a
+        store that hangs or trickles cannot hold the caller, nor leave requests running behind it."""
+        fs = self.fs
+        if timeout is not None and getattr(fs, "async_impl", False) and getattr(fs, "loop", None) is not None:
+            from fsspec.asyn import sync
+
+            method: Callable[..., Any] = getattr(fs, "_" + name)
+            return sync(fs.loop, method, *args, timeout=max(timeout, 0.001), **kwargs)
+        return getattr(fs, name)(*args, **kwargs)
+
+    def read(self, path: str, timeout: Optional[float] = None) -> Optional[bytes]:
+        """The object's bytes, or None if it does not exist (one request, cancelled after ``timeout``)."""
+        try:
+            return bytes(self._call("cat_file", timeout, path))
+        except FileNotFoundError:
+            return None
+
+    def put_new(self, path: str, data: bytes, timeout: Optional[float] = None) -> None:
+        """Create ``path`` with ``data``; ``FileExistsError`` if it already exists.
+
+        ``timeout`` bounds the request on async filesystems (see :meth:`_call`); then the outcome
+        is unknown, and a retry of the same create finds out (an equal object means it succeeded).
+        """
         fs = self.fs
         if self.kind in ("s3", "gcs", "azure"):
             try:
-                fs.pipe_file(path, data, mode="create")
+                self._call("pipe_file", timeout, path, data, mode="create")
             except FileExistsError:
                 raise
             except Exception as exc:
@@ -56,7 +86,7 @@ class ObjectOps:
                     raise FileExistsError(path) from exc
                 raise
             return
-        with _local_cas_lock:
+        with PROCESS_WRITE_LOCK:
             try:
                 with fs.open(path, "xb") as f:
                     f.write(data)

@@ -12,23 +12,23 @@ Imported only when a URL is given, so ``import eventwriter`` and local logging n
   ``GOOGLE_APPLICATION_CREDENTIALS``, ``AZURE_STORAGE_CONNECTION_STRING``...).
 * Retries: s3fs retries on top of botocore's, and the stream retries on top of both. Unless the
   caller's ``storage_options`` say otherwise, s3fs makes one attempt and botocore's standard mode
-  at most three, so one logical upload never turns into dozens of requests.
+  at most three, so one logical upload never turns into dozens of requests. Segment uploads are
+  cancelled after the policy's ``request_secs`` (async stores), so a store that hangs or trickles
+  holds no request for longer.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import time
 from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Mapping, Optional
 
-from .seam import WalkEntry
 from .faults import backoff_delays, is_transient
-from .objects import ObjectOps, _local_cas_lock
-from .segments import RemoteEventStream, UploadPolicy
-
-from .remote_defaults import DEFAULT_UPLOAD_SECS
+from .objects import ObjectOps
+from .policy import DEFAULT_UPLOAD_SECS, UploadPolicy
+from .seam import WalkEntry
+from .segments import RemoteEventStream
 
 _OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"}
 
@@ -97,6 +97,16 @@ class RemoteStorage:
         """Sealed segments in ``directory`` (see :mod:`eventwriter.storage.segments`)."""
         return RemoteEventStream(self, directory, new_name, header, max_file_bytes, self.policy)
 
+    # -- what segments need (storage.segments.SegmentStore) ------------------------------------
+
+    def put_new(self, url: str, data: bytes, timeout: Optional[float] = None) -> None:
+        """Create ``url`` exclusively in one request (``FileExistsError`` if taken), cancelled after ``timeout``."""
+        self.ops.put_new(url, data, timeout=timeout)
+
+    def read_object(self, url: str, timeout: Optional[float] = None) -> Optional[bytes]:
+        """The object's bytes or None, in one request cancelled after ``timeout``."""
+        return self.ops.read(url, timeout=timeout)
+
     def read_bytes(self, path: str) -> Optional[bytes]:
         """The object's bytes, or None if it does not exist."""
         try:
@@ -113,7 +123,7 @@ class RemoteStorage:
         """Compare-and-swap loop: read with its version, write only if unchanged, else read again."""
         deadline = time.monotonic() + timeout
         delays = backoff_delays(first=0.05, cap=1.0)
-        with _local_cas_lock if not self.ops.conditional else contextlib.nullcontext():
+        with self.ops.serialized():
             while True:
                 old, version = self._retrying(functools.partial(self.ops.read_versioned, path))
                 if self._retrying(functools.partial(self.ops.put_if, path, transform(old), version)):

@@ -25,13 +25,16 @@ class EventStream(Protocol):
 
     def write(self, data: bytes) -> None:
         """Hand ``data`` (whole records) over. On ``OSError`` the exception's ``written`` attribute
-        says how many leading bytes did reach the file; the caller keeps the rest for a retry."""
+        says how many leading bytes did reach the file; the caller keeps the rest for a retry.
+        A store's stream only queues the bytes: it never waits on the network here."""
 
-    def sync(self) -> None:
-        """Make everything written so far durable (``fsync``; on a store: uploaded)."""
+    def sync(self, deadline: Optional[float] = None) -> None:
+        """Make everything written so far durable (``fsync``; on a store: uploaded). Safe to call
+        from any thread, also while another thread writes or closes. On a store, ``deadline``
+        (``time.monotonic()``) bounds the wait, requests in flight included."""
 
-    def close(self) -> None:
-        """Sync and release the stream; a failed close may be retried."""
+    def close(self, deadline: Optional[float] = None) -> None:
+        """Sync and release the stream; a failed close may be retried (``deadline`` as for ``sync``)."""
 
     def release(self) -> None:
         """Close for a writer dropped by the garbage collector: everything written stays (a

@@ -89,9 +89,9 @@ def test_s3_segments_read_by_tensorboard_and_bytes_uploaded_once(s3_run, moto_s3
     uploaded = []
     original = ObjectOps.put_new
 
-    def counting(self, path, data):
+    def counting(self, path, data, timeout=None):
         uploaded.append(len(data))
-        return original(self, path, data)
+        return original(self, path, data, timeout)
 
     w = SummaryWriter(s3_run, upload_secs=5)
     w._storage.ops.put_new = counting.__get__(w._storage.ops)
@@ -132,9 +132,9 @@ def test_lost_answer_412_with_same_content_is_success(s3_run):
     original = ops.put_new
     calls = []
 
-    def lose_first_answer(path, data):
+    def lose_first_answer(path, data, timeout=None):
         calls.append(path)
-        original(path, data)
+        original(path, data, timeout)
         if len(calls) == 1:
             raise ConnectionError("connection reset after the request was sent")
 
@@ -163,16 +163,16 @@ def test_outage_spills_to_disk_then_recovers_without_loss(s3_run, tmp_path):
     w = SummaryWriter(s3_run, upload_secs=60)
     stream = w.file_writer._stream
     stream._policy.memory_limit = 2000
-    stream._spill._root = str(tmp_path / "pending")
+    stream._policy.spill_dir = str(tmp_path / "pending")
     ops = w._storage.ops
     original = ops.put_new
     down = {"on": True, "failures": 0}
 
-    def flaky(path, data):
+    def flaky(path, data, timeout=None):
         if down["on"]:
             down["failures"] += 1
             raise OSError(5, "503 Service Unavailable (SlowDown)")
-        return original(path, data)
+        return original(path, data, timeout)
 
     ops.put_new = flaky
     stream._policy.retry_secs = 0.5
@@ -182,7 +182,7 @@ def test_outage_spills_to_disk_then_recovers_without_loss(s3_run, tmp_path):
         w.flush()
     message = str(info.value)
     assert s3_run in message and "records pending" in message and "upload-pending" in message
-    assert stream._chunk_bytes <= 2000 + 200 * 64  # the rest is on disk
+    assert stream._mem_bytes + sum(s.size for s in stream._queue if s.data is not None) <= 2000 + 200 * 64  # the rest is on disk
     assert list((tmp_path / "pending").iterdir())
     down["on"] = False
     stream._policy.retry_secs = 30
