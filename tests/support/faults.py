@@ -104,6 +104,17 @@ def install(monkeypatch: Any, storage: Any) -> None:
     monkeypatch.setattr(storage_module, "storage_for", storage_for)
 
 
-def open_fds() -> int:
-    """Number of open descriptors of this process (Linux)."""
-    return len(os.listdir("/proc/self/fd"))
+def open_fds(under: Optional[str] = None) -> int:
+    """Number of open descriptors of this process (Linux); with ``under``, only those of files below
+    that directory (so sockets and files of other tests' background threads do not count)."""
+    if under is None:
+        return len(os.listdir("/proc/self/fd"))
+    prefix = os.path.realpath(under) + os.sep
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(os.path.join("/proc/self/fd", fd))
+        except OSError:  # closed meanwhile
+            continue
+        count += target.startswith(prefix)
+    return count

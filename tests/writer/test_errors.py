@@ -48,7 +48,7 @@ def test_close_on_full_disk_keeps_everything_for_a_retry(tmp_path, monkeypatch, 
     """#1: close() raises ENOSPC; after space is freed a retried close()/flush() writes all 3,000."""
     disk = Disk(free=20_000)  # room for about a sixth of the records
     install(monkeypatch, FaultyStorage(disk))
-    fds = open_fds()
+    fds = open_fds(str(tmp_path))
     w = SummaryWriter(tmp_path)
     for i in range(N):
         w.add_scalar("x", float(i), i)
@@ -62,25 +62,25 @@ def test_close_on_full_disk_keeps_everything_for_a_retry(tmp_path, monkeypatch, 
     assert _steps(tmp_path) == list(range(N))
     assert scalars(tmp_path)["."]["x"][-1].value == N - 1
     gc.collect()
-    assert open_fds() == fds
+    assert open_fds(str(tmp_path)) == fds
 
 
 def test_failed_final_fsync_is_retried_and_new_records_go_to_a_new_file(tmp_path, monkeypatch):
     """#1: only the fsync of close() fails: the file keeps its descriptor until a retry succeeds."""
     disk = Disk()
     install(monkeypatch, FaultyStorage(disk))
-    fds = open_fds()
+    fds = open_fds(str(tmp_path))
     w = SummaryWriter(tmp_path)
     for i in range(100):
         w.add_scalar("x", float(i), i)
     disk.sync_errors = 1
     with pytest.raises(OSError, match="Input/output error"):
         w.close()
-    assert open_fds() == fds + 1  # kept for the retry, not leaked
+    assert open_fds(str(tmp_path)) == fds + 1  # kept for the retry, not leaked
     w.add_scalar("x", 100.0, 100)  # after close(), as in torch: a new file
     w.close()
     assert _steps(tmp_path) == list(range(101))
-    assert open_fds() == fds
+    assert open_fds(str(tmp_path)) == fds
 
 
 def test_event_file_writer_close_keeps_data_on_failure(tmp_path):
@@ -115,7 +115,7 @@ def test_close_on_a_real_full_tmpfs(tiny_tmpfs):
     os.truncate(filler, os.path.getsize(filler) - 40_960)  # ~40 KB left: about a third of the records
     logdir = tiny_tmpfs / "run"
     logdir.mkdir()
-    fds = open_fds()
+    fds = open_fds(str(tiny_tmpfs))
     w = SummaryWriter(logdir)
     for i in range(N):
         w.add_scalar("x", float(i), i)
@@ -125,7 +125,7 @@ def test_close_on_a_real_full_tmpfs(tiny_tmpfs):
     w.close()
     w.flush()
     gc.collect()
-    assert open_fds() == fds
+    assert open_fds(str(tiny_tmpfs)) == fds
     assert _steps(logdir) == list(range(N))
 
 
