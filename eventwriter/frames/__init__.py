@@ -9,8 +9,8 @@ TensorBoard's Python data layer (``plugin_event_accumulator`` with size guidance
 >>> from eventwriter import frames
 >>> df = frames.scalars("runs", tags=["loss/train"])          # doctest: +SKIP
 
-pandas, pyarrow and polars come with ``pip install eventwriter[frames]``; ``format="dask"`` needs
-``eventwriter[dask]``. Importing ``eventwriter`` does not import this package.
+pandas, pyarrow and polars come with ``pip install ".[frames]"`` (in the checkout); ``format="dask"`` needs
+``".[dask]"``. Importing ``eventwriter`` does not import this package.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ class RemoteStorage:
             import fsspec
         except ImportError as exc:
             raise ImportError(
-                f"logging to {url!r} needs fsspec and the store's package: pip install 'eventwriter[s3]' "
+                f"logging to {url!r} needs fsspec and the store's package: pip install \".[s3]\" in the eventwriter checkout "
                 "(or [gcs], [azure])"
             ) from exc
         protocol = url.split("://", 1)[0]

@@ -62,20 +62,12 @@ def missing_modules(code: str):
     return sorted(name for name in names if importlib.util.find_spec(name) is None)
 
 
-# Blocks of pages this change may not edit, that do not run yet; strict, so a fixed block fails
-# here until its entry goes. Keyed by page and the block's first line of code.
-KNOWN_BROKEN = {
-    ("docs/object-storage.md", "from eventwriter import SummaryWriter"): "uses undefined `features` and `labels`",
-}
-
-
-def _case(page, line, language, code):
-    reason = KNOWN_BROKEN.get((page, code.splitlines()[0].strip()))
-    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-    return pytest.param(page, line, language, code, id=f"{page}:{line}", marks=marks)
-
-
-CASES = [_case(page, line, language, code) for page in PAGES for language, line, code in blocks(page) if runnable(language, code)]
+CASES = [
+    pytest.param(page, line, language, code, id=f"{page}:{line}")
+    for page in PAGES
+    for language, line, code in blocks(page)
+    if runnable(language, code)
+]
 
 
 def test_the_pages_have_runnable_blocks():
