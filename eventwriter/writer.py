@@ -58,7 +58,10 @@ class SummaryWriter:
             bytes (each file begins with the ``file_version`` header; default: no limit).
         upload_secs: for a URL ``log_dir``, the longest a logged record waits before it is
             uploaded (default 10 s); each upload is one sealed segment, a complete event file
-            (README: "Logging to object storage"). Ignored for local paths.
+            (docs/object-storage.md). Ignored for local paths.
+        retry_secs: for a URL ``log_dir``, the total time ``flush()`` and ``close()`` wait for the
+            store (requests in flight included) before they raise with the records kept on local
+            disk; also the exit hook's budget (default 60 s). Ignored for local paths.
         lock_timeout: seconds ``add_embedding`` waits for another process's update of
             ``projector_config.pbtxt`` before raising ``TimeoutError`` (default 30).
 
@@ -80,6 +83,7 @@ class SummaryWriter:
         storage_options: Optional[Dict[str, Any]] = None,
         max_file_bytes: Optional[int] = None,
         upload_secs: Optional[float] = None,
+        retry_secs: Optional[float] = None,
         lock_timeout: float = 30.0,
     ) -> None:
         from .storage import storage_for
@@ -94,8 +98,13 @@ class SummaryWriter:
         if upload_secs is not None and (isinstance(upload_secs, bool) or not isinstance(upload_secs, (int, float)) or not upload_secs > 0):
             raise ValueError(f"upload_secs must be a positive number of seconds or None, got {upload_secs!r}")
         self._storage_options = storage_options
+        if retry_secs is not None and (isinstance(retry_secs, bool) or not isinstance(retry_secs, (int, float)) or not retry_secs > 0):
+            raise ValueError(f"retry_secs must be a positive number of seconds or None, got {retry_secs!r}")
         self._upload_secs = upload_secs
-        self._storage = storage_for(log_dir, storage_options, upload_secs=self._upload_interval(flush_secs, upload_secs))
+        self._retry_secs = retry_secs
+        self._storage = storage_for(
+            log_dir, storage_options, upload_secs=self._upload_interval(flush_secs, upload_secs), retry_secs=retry_secs
+        )
         self._max_file_bytes = max_file_bytes
         if isinstance(lock_timeout, bool) or not isinstance(lock_timeout, (int, float)) or not lock_timeout >= 0:
             raise ValueError(f"lock_timeout must be a number of seconds >= 0, got {lock_timeout!r}")
@@ -557,7 +566,7 @@ class SummaryWriter:
         run_dir = self._storage.join(self._files.open().get_logdir(), _check_tag(run_name, "run_name"))
         with SummaryWriter(
             log_dir=run_dir, filename_suffix=self.filename_suffix, flush_secs=self.flush_secs,
-            storage_options=self._storage_options, upload_secs=self._upload_secs,
+            storage_options=self._storage_options, upload_secs=self._upload_secs, retry_secs=self._retry_secs,
         ) as sub:
             for summary in summaries:
                 sub._write_summary_bytes(summary.SerializeToString(), step, wall_time)

@@ -26,7 +26,11 @@ __all__ = ["EventStream", "Storage", "WalkEntry", "finish_uploads", "is_url", "s
 
 
 def storage_for(
-    path: Any, storage_options: Optional[Mapping[str, Any]] = None, *, upload_secs: Optional[float] = None
+    path: Any,
+    storage_options: Optional[Mapping[str, Any]] = None,
+    *,
+    upload_secs: Optional[float] = None,
+    retry_secs: Optional[float] = None,
 ) -> Storage:
     """The backend for ``path``: local for plain paths, fsspec for URLs.
 
@@ -36,6 +40,8 @@ def storage_for(
             ignored for local paths.
         upload_secs: for URLs, the longest time a logged record waits before it is uploaded
             (default :data:`eventwriter.storage.policy.DEFAULT_UPLOAD_SECS`); ignored locally.
+        retry_secs: for URLs, the total time ``flush()``/``close()`` wait for the store
+            (default :data:`eventwriter.storage.policy.DEFAULT_RETRY_SECS`); ignored locally.
 
     Raises:
         TypeError: ``path`` is not a string or path-like.
@@ -51,7 +57,7 @@ def storage_for(
     if is_url(text):
         from .remote import remote_storage
 
-        return remote_storage(text, storage_options, upload_secs=upload_secs)
+        return remote_storage(text, storage_options, upload_secs=upload_secs, retry_secs=retry_secs)
     from .local import LOCAL
 
     return LOCAL

@@ -198,11 +198,18 @@ class RemoteStorage:
 
 
 def remote_storage(
-    url: str, storage_options: Optional[Mapping[str, Any]] = None, *, upload_secs: Optional[float] = None
+    url: str,
+    storage_options: Optional[Mapping[str, Any]] = None,
+    *,
+    upload_secs: Optional[float] = None,
+    retry_secs: Optional[float] = None,
 ) -> RemoteStorage:
     """The backend for ``url`` (called by :func:`eventwriter.storage.storage_for`).
 
-    ``upload_secs`` sets the event streams' upload interval (default :data:`DEFAULT_UPLOAD_SECS`).
+    ``upload_secs`` sets the event streams' upload interval (default :data:`DEFAULT_UPLOAD_SECS`),
+    ``retry_secs`` the total wait of ``flush()``/``close()`` (default :data:`eventwriter.storage.policy.DEFAULT_RETRY_SECS`).
     """
     policy = UploadPolicy(interval=DEFAULT_UPLOAD_SECS if upload_secs is None else float(upload_secs))
+    if retry_secs is not None:
+        policy.retry_secs = float(retry_secs)
     return RemoteStorage(url, storage_options, policy)

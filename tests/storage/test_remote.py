@@ -520,3 +520,14 @@ def test_frames_read_s3_logdir_like_the_local_one(s3_run, tmp_path):
     pytest.importorskip("dask")
     table = frames.scalars(s3_run, format="dask").compute()
     assert len(table) == 101
+
+
+def test_retry_secs_is_the_stores_budget_and_is_checked(tmp_path, monkeypatch):
+    """``retry_secs=`` sets the total wait of flush()/close() on a store; nonsense is refused."""
+    monkeypatch.setenv("EVENTWRITER_PENDING_DIR", str(tmp_path / "pending"))
+    with SummaryWriter("memory://budget/run", retry_secs=2.5) as w:
+        assert w._storage.policy.retry_secs == 2.5
+        w.add_scalar("x", 1.0, 1)
+    for bad in (0, -1, True, "5"):
+        with pytest.raises(ValueError, match="retry_secs"):
+            SummaryWriter("memory://budget/bad", retry_secs=bad)

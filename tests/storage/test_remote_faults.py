@@ -29,9 +29,8 @@ pytestmark = pytest.mark.store
 
 def _writer(url, upload_secs=60.0, retry_secs=3.0, request_secs=None, memory_limit=None, **kwargs):
     """A SummaryWriter on ``url`` with short budgets (the policy is shared by its streams)."""
-    writer = SummaryWriter(url, upload_secs=upload_secs, **kwargs)
+    writer = SummaryWriter(url, upload_secs=upload_secs, retry_secs=retry_secs, **kwargs)
     policy = writer._storage.policy
-    policy.retry_secs = retry_secs
     if request_secs is not None:
         policy.request_secs = request_secs
     if memory_limit is not None:
