@@ -1,6 +1,7 @@
 """Side-by-side benchmark: logging to s3:// with eventwriter, tensorboardX and torch on one moto server.
 
-A tiny threaded HTTP proxy in front of the S3 API server counts every request and its body bytes.
+The tests' fault proxy (tests/support/faultproxy.py) in front of the S3 API server counts every
+upload request and its body bytes.
 Each writer logs the same scalars for ``--intervals`` flush intervals (``flush()`` marks an
 interval), then closes. Reported per writer: request-body bytes uploaded, requests, bytes finally
 stored, uploaded/stored, seconds spent in the logging calls, and seconds until one event logged
@@ -24,7 +25,6 @@ No assertions: the figures go to benchmarks/README.md ("Logging to object storag
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import random
 import signal
@@ -33,70 +33,10 @@ import sys
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-
-
-class CountingProxy:
-    """Forwards HTTP requests to ``upstream_port``; counts requests and request-body bytes."""
-
-    def __init__(self, upstream_port: int) -> None:
-        self.requests = 0  # uploads: PUT and POST
-        self.body_bytes = 0
-        self.lock = threading.Lock()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
-            def _forward(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    body = b""
-                    while True:
-                        size = int(self.rfile.readline().strip().split(b";")[0], 16)
-                        chunk = self.rfile.read(size)
-                        self.rfile.readline()
-                        if size == 0:
-                            break
-                        body += chunk
-                else:
-                    body = self.rfile.read(length) if length else b""
-                if self.command in ("PUT", "POST"):
-                    with proxy.lock:
-                        proxy.requests += 1
-                        proxy.body_bytes += len(body)
-                conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection")}
-                headers["Content-Length"] = str(len(body))
-                conn.request(self.command, self.path, body=body, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                self.send_response(resp.status)
-                for k, v in resp.getheaders():
-                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-                conn.close()
-
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def snapshot(self):
-        with self.lock:
-            return self.requests, self.body_bytes
 
 
 def stored_bytes(client, bucket: str, prefix: str) -> int:
@@ -117,7 +57,7 @@ def steps_in_store(url: str) -> set:
 
 
 def run_writer(name, make, url, args, proxy, client, bucket, prefix):
-    before = proxy.snapshot()
+    before = proxy.uploads()
     writer = make(url)
     in_calls = 0.0
     step = 0
@@ -140,7 +80,7 @@ def run_writer(name, make, url, args, proxy, client, bucket, prefix):
     start = time.perf_counter()
     writer.close()
     in_calls += time.perf_counter() - start
-    after = proxy.snapshot()
+    after = proxy.uploads()
     stored = stored_bytes(client, bucket, prefix)
     return {
         "writer": name,
@@ -214,22 +154,12 @@ def hanging_store(server, hang_secs: float, retry_secs: float) -> None:
         os.environ.update(saved)
 
 
-_KILL_CHILD = r"""
-import sys, time
-from eventwriter import SummaryWriter
-w = SummaryWriter(sys.argv[1], upload_secs=1)
-step = 0
-while True:
-    w.add_scalar("t", float(step), step)
-    print(step, time.time(), flush=True)
-    step += 1
-    time.sleep(0.05)
-"""
 
 
 def outage_kill(server, outage_at: float, kill_after: float) -> None:
     """SIGKILL during an outage: how much of what was logged reaches the store via upload-pending."""
     from support.faultproxy import FaultProxy
+    from support.processes import STEP_LOGGER
 
     from eventwriter.maintenance import upload_pending
     from eventwriter.reader import scalars
@@ -241,7 +171,7 @@ def outage_kill(server, outage_at: float, kill_after: float) -> None:
     url = f"s3://{server.bucket()}/run"
     env = dict(os.environ, PYTHONPATH=ROOT, EVENTWRITER_PENDING_DIR=pending, **proxy.env(server.env))
     try:
-        proc = subprocess.Popen([sys.executable, "-c", _KILL_CHILD, url], env=env, stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen([sys.executable, "-c", STEP_LOGGER, url], env=env, stdout=subprocess.PIPE, text=True)
         logged = {}
         reader = threading.Thread(target=lambda: [logged.setdefault(int(a), float(b)) for a, b in map(str.split, proc.stdout)])
         reader.start()
@@ -295,7 +225,9 @@ def main() -> None:
         finally:
             server.stop()
         return
-    proxy = CountingProxy(server.port)
+    from support.faultproxy import FaultProxy
+
+    proxy = FaultProxy(server.port).start()
     endpoint = f"http://127.0.0.1:{proxy.port}"
     os.environ.update(server.env)
     os.environ.update({"AWS_ENDPOINT_URL_S3": endpoint, "AWS_ENDPOINT_URL": endpoint, "S3_ENDPOINT": endpoint,

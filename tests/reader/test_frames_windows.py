@@ -20,7 +20,7 @@ from eventwriter.frames.file_reader import read_file  # noqa: E402
 from eventwriter.record import encode_record, read_records  # noqa: E402
 from eventwriter.reader import run_files  # noqa: E402
 from support.kinds import write_everything  # noqa: E402
-from test_frames import assert_same  # noqa: E402
+from support.frames_oracle import assert_same  # noqa: E402
 
 KINDS = ["scalars", "histograms", "text", "pr_curves", "images", "audio", "tensors"]
 WHOLE = 1 << 24  # one window holds any test file (16 MiB)

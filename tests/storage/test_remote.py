@@ -23,6 +23,7 @@ from eventwriter import SummaryWriter, protos, wire
 from eventwriter.cli import main as cli_main
 from eventwriter.record import encode_record
 from eventwriter.maintenance import compact
+from support.processes import STEP_LOGGER
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -244,17 +245,6 @@ def _header_only() -> bytes:
     return encode_record(wire.file_version_event(1.0, "other"))
 
 
-_SIGKILL_CHILD = r"""
-import sys, time
-from eventwriter import SummaryWriter
-w = SummaryWriter(sys.argv[1], upload_secs=1)
-step = 0
-while True:
-    w.add_scalar("t", float(step), step)
-    print(step, time.time(), flush=True)
-    step += 1
-    time.sleep(0.05)
-"""
 
 
 @pytest.mark.slow
@@ -265,7 +255,7 @@ def test_sigkill_keeps_every_segment_uploaded_while_logging(s3_run, moto_s3):
     printed, not asserted: a loaded machine can stall the upload thread or the server.
     """
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-c", _SIGKILL_CHILD, s3_run], env=env, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", STEP_LOGGER, s3_run], env=env, stdout=subprocess.PIPE, text=True)
     logged: dict = {}
     lines = threading.Thread(target=lambda: [logged.setdefault(int(a), float(b)) for a, b in map(str.split, proc.stdout)])
     lines.start()

@@ -22,6 +22,7 @@ import pytest
 from eventwriter import SummaryWriter
 from eventwriter.cli import main as cli_main
 from eventwriter.storage.errors import UploadError
+from support.processes import STEP_LOGGER
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.store
@@ -327,17 +328,6 @@ def test_a_dropped_writer_on_a_failing_store_says_where_its_records_are(fault_pr
 
 # -- item 3: SIGKILL during an outage --------------------------------------------------------------
 
-_LOGGING_CHILD = r"""
-import sys, time
-from eventwriter import SummaryWriter
-w = SummaryWriter(sys.argv[1], upload_secs=1)
-step = 0
-while True:
-    w.add_scalar("t", float(step), step)
-    print(step, time.time(), flush=True)
-    step += 1
-    time.sleep(0.05)
-"""
 
 
 @pytest.mark.slow
@@ -349,7 +339,7 @@ def test_sigkill_during_an_outage_loses_only_the_last_moments(fault_proxy, moto_
     url = f"s3://{moto_s3.bucket()}/run"
     pending = tmp_path / "pending"
     env = dict(os.environ, PYTHONPATH=str(ROOT), EVENTWRITER_PENDING_DIR=str(pending))
-    proc = subprocess.Popen([sys.executable, "-c", _LOGGING_CHILD, url], env=env, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", STEP_LOGGER, url], env=env, stdout=subprocess.PIPE, text=True)
     logged: dict = {}
     reader = threading.Thread(target=lambda: [logged.setdefault(int(a), float(b)) for a, b in map(str.split, proc.stdout)])
     reader.start()

@@ -77,6 +77,7 @@ class FaultProxy:
         self.rules: List[Rule] = []
         self.lock = threading.Lock()
         self.requests: List[Tuple[str, str, str]] = []  # (method, path, what happened)
+        self.upload_bytes = 0  # request-body bytes of PUT and POST requests (what a writer uploads)
         self.stopping = threading.Event()
         self.server: Optional[ThreadingHTTPServer] = None
         self.port = 0
@@ -118,6 +119,11 @@ class FaultProxy:
                 1 for m, p, w in self.requests
                 if (method is None or m == method) and (pattern is None or pattern.search(p)) and (what is None or w == what)
             )
+
+    def uploads(self) -> Tuple[int, int]:
+        """``(PUT and POST requests, their body bytes)`` so far: what writers sent to the store."""
+        with self.lock:
+            return sum(1 for m, _, _ in self.requests if m in ("PUT", "POST")), self.upload_bytes
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -199,6 +205,8 @@ class FaultProxy:
                 with proxy.lock:
                     rule = next((r for r in reversed(proxy.rules) if r.take(self.command, self.path)), None)
                     proxy.requests.append((self.command, self.path, rule.action if rule else "forwarded"))
+                    if self.command in ("PUT", "POST"):
+                        proxy.upload_bytes += len(body)
                 if rule is None:
                     self._answer(*self._forward(body))
                 elif rule.action == "error":

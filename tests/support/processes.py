@@ -36,3 +36,18 @@ def wait_line(proc: subprocess.Popen, expected: str, timeout: float = 30.0) -> N
     reader.start()
     reader.join(timeout)
     assert result.get("line", "").strip() == expected, f"child did not print {expected!r}"
+
+
+STEP_LOGGER = r"""
+import sys, time
+from eventwriter import SummaryWriter
+w = SummaryWriter(sys.argv[1], upload_secs=1)
+step = 0
+while True:
+    w.add_scalar("t", float(step), step)
+    print(step, time.time(), flush=True)
+    step += 1
+    time.sleep(0.05)
+"""
+"""A ``python -c`` script that logs scalar ``t`` every 50 ms to the URL in ``argv[1]`` (``upload_secs=1``)
+and prints ``step wall_time`` for each, until it is killed: the SIGKILL tests' and benchmark's child."""
