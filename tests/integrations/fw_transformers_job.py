@@ -39,6 +39,7 @@ def main() -> None:
     args = parse_args()
     import numpy as np
     import torch
+    import transformers
     from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments, set_seed
 
     torch.set_num_threads(1)
@@ -67,11 +68,16 @@ def main() -> None:
         return metrics
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    version = tuple(int(part) for part in transformers.__version__.split(".")[:2])
+    legacy = {}
+    if args.callback == "hf" and version < (5, 0):
+        legacy["logging_dir"] = args.log_dir  # transformers 4.x: its callback's directory; 5.x reads the variable below
+    legacy["eval_strategy" if version >= (4, 41) else "evaluation_strategy"] = "steps"  # renamed in 4.41
     training_args = TrainingArguments(
         output_dir="out", report_to="none" if args.callback == "ours" else "tensorboard",
         max_steps=args.max_steps, per_device_train_batch_size=4, per_device_eval_batch_size=8, learning_rate=1e-3,
-        logging_steps=1, eval_strategy="steps", eval_steps=3, save_strategy="no", seed=0, use_cpu=True,
-        disable_tqdm=True, dataloader_num_workers=0, ddp_backend="gloo" if world > 1 else None,
+        logging_steps=1, eval_steps=3, save_strategy="no", seed=0, use_cpu=True,
+        disable_tqdm=True, dataloader_num_workers=0, ddp_backend="gloo" if world > 1 else None, **legacy,
     )
     callbacks = []
     if args.callback == "ours":
@@ -88,6 +94,7 @@ def main() -> None:
     trainer.train()
     ours = [c for c in trainer.callback_handler.callbacks if type(c).__module__.startswith("eventwriter")]
     report = {"rank": training_args.process_index, "pid": os.getpid(), "world_zero": trainer.is_world_process_zero(),
+              "transformers": transformers.__version__,
               "callbacks": [type(c).__module__ + "." + type(c).__name__ for c in trainer.callback_handler.callbacks],
               "writer_left_open": bool(ours and ours[0].tb_writer is not None)}
     with open(f"report-rank{training_args.process_index}.json", "w") as f:
