@@ -130,7 +130,7 @@ def main() -> None:
     report = {
         "rank": trainer.global_rank, "pid": os.getpid(), "log_dir": logger.log_dir, "version": logger.version,
         "root_dir": logger.root_dir, "experiment": type(logger.experiment).__name__,
-        "logger_module": type(logger).__mro__[1].__module__,
+        "logger_module": type(logger).__mro__[1].__module__, "lightning": pl.__version__,
     }
     with open(f"report-rank{trainer.global_rank}.json", "w") as f:
         json.dump(report, f)

@@ -180,6 +180,9 @@ def test_fit_matches_lightnings_own_logger(tmp_path, args, metrics):
     _compare_runs(ours, theirs, hparams_metrics=metrics)
     assert _layout(ours) == _layout(theirs)  # version dirs, sub-runs, checkpoints, hparams.yaml
     (mine,), (reference,) = ours_reports, their_reports
+    import lightning
+
+    assert mine["lightning"] == reference["lightning"] == lightning.__version__  # the one under test ran
     for key in ("log_dir", "version", "root_dir"):
         assert mine[key] == reference[key]
     assert mine["experiment"] == "SummaryWriter"
