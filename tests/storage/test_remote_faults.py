@@ -39,6 +39,16 @@ def _writer(url, upload_secs=60.0, retry_secs=3.0, request_secs=None, memory_lim
     return writer
 
 
+def _close_with_the_store_back(writer, fault_proxy, rule):
+    """End the fault, then close: everything still pending is stored. The short budget given to
+    ``_writer`` made the outage quick to test; with the store well again, uploading what piled up
+    (megabytes, through the proxy, on a loaded machine) may take longer than that, so the writer
+    gets a budget that only a store still failing would exhaust."""
+    fault_proxy.remove(rule)
+    writer._storage.policy.retry_secs = 60.0
+    writer.close()
+
+
 def _spill_dirs(root):
     root = Path(root)
     return sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []
@@ -114,8 +124,7 @@ def test_a_hanging_store_holds_up_neither_logging_nor_other_writers_and_close_ke
     latencies.sort()
     print(f"\nhanging store: worst add_* {latencies[-1] * 1000:.1f} ms, p99 {latencies[int(len(latencies) * 0.99)] * 1000:.2f} ms "
           f"over {len(latencies)} calls; close() {close_secs:.2f} s with retry_secs=2")
-    fault_proxy.remove(hang)  # the store answers again: the next close() uploads everything
-    remote.close()
+    _close_with_the_store_back(remote, fault_proxy, hang)  # the next close() uploads everything
     _check(url, "s", range(400), moto_s3)
     _check(url, "t/text_summary", range(0, 400, 40), moto_s3, kind="text")
     assert not _spill_dirs(os.environ["EVENTWRITER_PENDING_DIR"])
@@ -135,8 +144,7 @@ def test_a_trickling_store_does_not_make_close_unbounded(fault_proxy, moto_s3):
     assert finished, "close() did not return while the store trickled"
     assert isinstance(closed, UploadError), closed
     print(f"\ntrickling store: close() gave up after {secs:.2f} s (retry_secs=2, request_secs=1)")
-    fault_proxy.remove(trickle)
-    writer.close()
+    _close_with_the_store_back(writer, fault_proxy, trickle)
     _check(url, "s", range(50), moto_s3)
 
 
@@ -240,8 +248,7 @@ def test_store_down_and_spill_unwritable_keeps_records_in_memory_until_the_store
         writer.close()
     assert info.value.unsaved_records == info.value.pending_records > 0
     assert "memory only" in str(info.value) and "refused" in str(info.value), str(info.value)
-    fault_proxy.remove(down)
-    writer.close()
+    _close_with_the_store_back(writer, fault_proxy, down)
     _check(url, "s", range(300), moto_s3)
     _check(url, "t/text_summary", range(300), moto_s3, kind="text")
 
@@ -283,8 +290,7 @@ def test_a_spill_directory_that_fills_up_holds_only_whole_segments(fault_proxy, 
         from eventwriter.storage.spill import count_records
 
         assert count_records(spill.read(entry.seq)) == entry.records  # every file on disk is whole
-    fault_proxy.remove(down)
-    writer.close()
+    _close_with_the_store_back(writer, fault_proxy, down)
     _check(url, "t/text_summary", range(150), moto_s3, kind="text")
 
 
