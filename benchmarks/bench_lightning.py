@@ -15,7 +15,6 @@ Prints best-of/median times and the ratios. No assertions: this machine is share
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import statistics
 import sys
@@ -25,6 +24,8 @@ import warnings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from method_timer import MethodTimer  # noqa: E402  (beside this script)
 
 
 def ours_logger(save_dir):
@@ -91,31 +92,20 @@ def fit_once(make, steps: int, model: str = "tiny") -> tuple:
     x = torch.randn(batch * 250, inputs)
     y = x[:, :outputs] * 2.0
     loader = DataLoader(TensorDataset(x, y), batch_size=batch)
-    spent = [0.0]
-
-    def timed(method):
-        @functools.wraps(method)
-        def wrapper(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return method(*args, **kwargs)
-            finally:
-                spent[0] += time.perf_counter() - start
-        return wrapper
+    timer = MethodTimer()
 
     with tempfile.TemporaryDirectory() as save_dir:
         logger = False
         if make is not None:
             logger = make(save_dir)
-            for name in ("log_metrics", "log_hyperparams", "log_graph", "save", "finalize"):
-                setattr(logger, name, timed(getattr(logger, name)))
+            timer.wrap(logger, ("log_metrics", "log_hyperparams", "log_graph", "save", "finalize"))
         trainer = pl.Trainer(max_steps=steps, logger=logger, accelerator="cpu", devices=1, enable_progress_bar=False,
                              enable_model_summary=False, enable_checkpointing=False, log_every_n_steps=1,
                              default_root_dir=save_dir)
         start = time.perf_counter()
         trainer.fit(Regressor(), loader)
         wall = time.perf_counter() - start
-    return wall, spent[0]
+    return wall, timer.seconds
 
 
 def main() -> None:

@@ -201,6 +201,19 @@ def outage_kill(server, outage_at: float, kill_after: float) -> None:
         proxy.stop()
 
 
+def fault_scenarios(args: argparse.Namespace) -> None:
+    """The hanging store, then ``args.kills`` SIGKILLs during an outage, on a fresh moto server."""
+    from support.stores import MotoS3
+
+    server = MotoS3().start()
+    try:
+        hanging_store(server, args.hang_secs, args.retry_secs)
+        for _ in range(args.kills):
+            outage_kill(server, 2.0, args.kill_after)
+    finally:
+        server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--intervals", type=int, default=60)
@@ -216,15 +229,10 @@ def main() -> None:
     import boto3
     from support.stores import MotoS3
 
-    server = MotoS3().start()
     if args.only == "faults":
-        try:
-            hanging_store(server, args.hang_secs, args.retry_secs)
-            for _ in range(args.kills):
-                outage_kill(server, 2.0, args.kill_after)
-        finally:
-            server.stop()
+        fault_scenarios(args)
         return
+    server = MotoS3().start()
     from support.faultproxy import FaultProxy
 
     proxy = FaultProxy(server.port).start()
@@ -270,13 +278,7 @@ def main() -> None:
         ratio = r["uploaded"] / r["stored"] if r["stored"] else float("nan")
         print(f"{r['writer']:<13} {r['uploaded']:>11} {r['requests']:>9} {r['stored']:>9} {ratio:>9.2f} {r['in_calls']:>10.3f} {vis:>9}")
     if args.only != "writers":
-        server = MotoS3().start()
-        try:
-            hanging_store(server, args.hang_secs, args.retry_secs)
-            for _ in range(args.kills):
-                outage_kill(server, 2.0, args.kill_after)
-        finally:
-            server.stop()
+        fault_scenarios(args)
 
 
 if __name__ == "__main__":

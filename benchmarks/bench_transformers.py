@@ -16,7 +16,6 @@ Prints best-of/median times and the ratios. No assertions: this machine is share
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import statistics
 import sys
@@ -26,6 +25,8 @@ import warnings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from method_timer import MethodTimer  # noqa: E402  (beside this script)
 
 
 def ours_callback(log_dir):
@@ -75,24 +76,13 @@ def train_once(make, steps: int) -> tuple:
     model = BertForSequenceClassification(config)
     ids = torch.randint(1, 64, (4 * steps, 8), generator=torch.Generator().manual_seed(1))
     data = [{"input_ids": row, "attention_mask": torch.ones(8, dtype=torch.long), "labels": int(row[0] > 32)} for row in ids]
-    spent = [0.0]
-
-    def timed(method):
-        @functools.wraps(method)
-        def wrapper(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return method(*args, **kwargs)
-            finally:
-                spent[0] += time.perf_counter() - start
-        return wrapper
+    timer = MethodTimer()
 
     with tempfile.TemporaryDirectory() as out:
         callbacks = []
         if make is not None:
             callback = make(os.path.join(out, "tb"))
-            for name in ("on_train_begin", "on_log", "on_train_end"):
-                setattr(callback, name, timed(getattr(callback, name)))
+            timer.wrap(callback, ("on_train_begin", "on_log", "on_train_end"))
             callbacks.append(callback)
         args = TrainingArguments(output_dir=out, report_to="none", max_steps=steps, per_device_train_batch_size=4,
                                  logging_steps=1, save_strategy="no", use_cpu=True, disable_tqdm=True, seed=0,
@@ -104,7 +94,7 @@ def train_once(make, steps: int) -> tuple:
         start = time.perf_counter()
         trainer.train()
         wall = time.perf_counter() - start
-    return wall, spent[0]
+    return wall, timer.seconds
 
 
 def main() -> None:

@@ -13,10 +13,10 @@ running this same command line again, so the block applies there too.
 
 import sys
 
-BLOCKED = ("tensorflow", "tensorboard", "tensorboardX")
 if "--block" in sys.argv:
-    for _name in BLOCKED:
-        sys.modules[_name] = None  # type: ignore[assignment]  # import fails, find_spec says "not installed"
+    from blocked import block, leaked
+
+    block()
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
@@ -135,9 +135,9 @@ def main() -> None:
     with open(f"report-rank{trainer.global_rank}.json", "w") as f:
         json.dump(report, f)
     if args.block:
-        leaked = sorted(m for m, v in sys.modules.items() if m.split(".")[0] in BLOCKED and v is not None)
-        if leaked:
-            raise SystemExit(f"imported although blocked: {leaked}")
+        imported = leaked()
+        if imported:
+            raise SystemExit(f"imported although blocked: {imported}")
 
 
 if __name__ == "__main__":

@@ -20,9 +20,10 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from blocked import BLOCKED
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-BLOCKED = ("tensorflow", "tensorboard", "tensorboardX")
 
 
 def run_job(script: str, args: Sequence[str], *, cwd: Path, env: Optional[Dict[str, str]] = None,

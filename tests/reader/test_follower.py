@@ -27,19 +27,24 @@ def _runs(tmp_path, steps=range(3)):
                 w.add_scalar("loss", step, step)
 
 
+def _fail_once(monkeypatch, path):
+    """The Follower's next read of ``path`` raises a 503, as a store's transient error would."""
+    real = follower_module.read_file
+    failures = [OSError(503, "Service Unavailable")]
+
+    def flaky(read_path, start, *args):
+        if read_path == path and failures:
+            raise failures.pop()
+        return real(read_path, start, *args)
+
+    monkeypatch.setattr(follower_module, "read_file", flaky)
+
+
 def test_a_transient_error_on_one_run_loses_no_rows_of_the_others(tmp_path, monkeypatch):
     _runs(tmp_path)
     follower = frames.Follower(tmp_path, "scalars")
-    real = follower_module.read_file
     (b_path,) = run_files(tmp_path)["b"]
-    failures = [OSError(503, "Service Unavailable")]
-
-    def flaky(path, start, *args):
-        if path == b_path and failures:
-            raise failures.pop()
-        return real(path, start, *args)
-
-    monkeypatch.setattr(follower_module, "read_file", flaky)
+    _fail_once(monkeypatch, b_path)
     with pytest.raises(OSError, match="Service Unavailable"):
         follower.poll()
     assert follower.offsets == {} and follower.restarts == []
@@ -93,16 +98,8 @@ def test_warnings_come_once_from_the_poll_that_returns(tmp_path, monkeypatch):
     data[offsets[5] + 14] ^= 0xFF
     open(a_path, "wb").write(bytes(data))
     follower = frames.Follower(tmp_path, "scalars")
-    real = follower_module.read_file
     (b_path,) = run_files(tmp_path)["b"]
-    failures = [OSError(503, "Service Unavailable")]
-
-    def flaky(path, start, *args):
-        if path == b_path and failures:
-            raise failures.pop()
-        return real(path, start, *args)
-
-    monkeypatch.setattr(follower_module, "read_file", flaky)
+    _fail_once(monkeypatch, b_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with pytest.raises(OSError):

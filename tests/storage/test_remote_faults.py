@@ -22,6 +22,7 @@ import pytest
 from eventwriter import SummaryWriter
 from eventwriter.cli import main as cli_main
 from eventwriter.storage.errors import UploadError
+from support.faults import mounted_tmpfs
 from support.processes import STEP_LOGGER
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -256,17 +257,8 @@ def test_store_down_and_spill_unwritable_keeps_records_in_memory_until_the_store
 @pytest.fixture
 def tiny_disk(tmp_path):
     """A real 256 KiB tmpfs (root only); unmounted afterwards."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr!r}")
-    try:
+    with mounted_tmpfs(tmp_path / "disk", "256k") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_a_spill_directory_that_fills_up_holds_only_whole_segments(fault_proxy, moto_s3, tiny_disk, monkeypatch):

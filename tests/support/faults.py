@@ -7,10 +7,15 @@ function is patched, so only the files of the writer under test see the faults.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import subprocess
 import threading
-from typing import Any, Callable, Optional
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import pytest
 
 from eventwriter import storage as storage_module
 from eventwriter.storage.local import LOCAL
@@ -118,3 +123,22 @@ def open_fds(under: Optional[str] = None) -> int:
             continue
         count += target.startswith(prefix)
     return count
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(mount: Path, size: str) -> Iterator[Path]:
+    """A real tmpfs of ``size`` (mount's syntax: ``"256k"``, ``"1m"``) at ``mount``, unmounted on exit.
+
+    A full disk is a fault of the kernel's, not of a patched ``os``; mounting needs root, so the
+    test skips elsewhere.
+    """
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr!r}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -13,7 +13,7 @@ import pytest
 from eventwriter import SummaryWriter
 from eventwriter.event_file import EventFileWriter
 from eventwriter.reader import scalars
-from support.faults import Disk, FaultyStorage, install, open_fds
+from support.faults import Disk, FaultyStorage, install, mounted_tmpfs, open_fds
 from support.tbutil import plugin_accumulator, scalar_series
 import errno
 from eventwriter.storage import local
@@ -30,17 +30,8 @@ def _steps(logdir) -> list:
 @pytest.fixture
 def tiny_tmpfs(tmp_path):
     """A real 1 MiB tmpfs (root only); unmounted afterwards."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr!r}")
-    try:
+    with mounted_tmpfs(tmp_path / "disk", "1m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 @pytest.mark.parametrize("retry", ["close", "flush"])
